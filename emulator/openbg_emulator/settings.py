@@ -1,0 +1,151 @@
+"""The one typed place for the emulator's settings (environment variables ``OPENBG_*``).
+
+``Settings.from_env()`` reads every variable; every field has a default, so ``Settings()``
+is a valid configuration.  Values are validated: a bad value raises ``ValueError`` with a
+one-line message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Mapping
+
+QualityName = Literal["fast", "balanced", "best"]
+DeviceName = Literal["auto", "cpu", "cuda", "openvino"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _default_home() -> Path:
+    return Path("~/.cache/openbg").expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Emulator configuration. Paths are absolute after :meth:`from_env`."""
+
+    home: Path = field(default_factory=_default_home)  # OPENBG_HOME
+    state_dir: Path | None = None  # OPENBG_STATE_DIR (None → home/state)
+    database_url: str | None = None  # OPENBG_DATABASE_URL (None → sqlite in state_dir)
+    model: Path | None = None  # OPENBG_MODEL: another compatible ONNX file
+    threads: int | None = None  # OPENBG_THREADS: ORT intra-op threads (None → ORT default)
+    device: DeviceName = "auto"  # OPENBG_DEVICE: execution provider choice
+    workers: int = 2  # OPENBG_WORKERS: engine worker pool size
+    queue: int = 16  # OPENBG_QUEUE: requests waiting beyond workers before 503
+    allow_private_urls: bool = False  # OPENBG_ALLOW_PRIVATE_URLS
+    test_controls: bool = False  # OPENBG_TEST_CONTROLS
+    quality: QualityName = "balanced"  # OPENBG_QUALITY: default when a request gives none
+    max_upload_bytes: int = 22 * 1024 * 1024  # OPENBG_MAX_UPLOAD_BYTES (22 MB)
+    max_megapixels: float = 50.0  # OPENBG_MAX_MEGAPIXELS
+    png_max_megapixels: float = 10.0  # OPENBG_PNG_MAX_MEGAPIXELS
+    rate_limit: int = 500  # OPENBG_RATE_LIMIT (megapixel-images per minute)
+    free_calls: int = 50  # OPENBG_FREE_CALLS (per month, preview only)
+    improve_per_day: int = 100  # OPENBG_IMPROVE_PER_DAY
+    mask_cache_mb: int = 256  # OPENBG_MASK_CACHE_MB: engine LRU mask cache bound (0 disables)
+
+    # ---- derived paths -------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.home / "state"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_state_dir / 'openbg.db'}"
+
+    @property
+    def improve_dir(self) -> Path:
+        return self.resolved_state_dir / "improve"
+
+    def with_(self, **changes: object) -> "Settings":
+        """A copy with some fields changed (convenience for tests and the CLI)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # ---- environment ---------------------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            v = e.get(name)
+            if v is None:
+                return None
+            v = v.strip()
+            return v if v != "" else None
+
+        def as_int(name: str, default: int, minimum: int = 0) -> int:
+            v = get(name)
+            if v is None:
+                return default
+            try:
+                n = int(v)
+            except ValueError:
+                raise ValueError(f"{name}={v!r}: expected an integer") from None
+            if n < minimum:
+                raise ValueError(f"{name}={v!r}: must be >= {minimum}")
+            return n
+
+        def as_float(name: str, default: float, minimum: float = 0.0) -> float:
+            v = get(name)
+            if v is None:
+                return default
+            try:
+                x = float(v)
+            except ValueError:
+                raise ValueError(f"{name}={v!r}: expected a number") from None
+            if not x > minimum:
+                raise ValueError(f"{name}={v!r}: must be > {minimum}")
+            return x
+
+        def as_bool(name: str, default: bool) -> bool:
+            v = e.get(name)
+            if v is None:
+                return default
+            s = v.strip().lower()
+            if s in _TRUE:
+                return True
+            if s in _FALSE:
+                return False
+            raise ValueError(f"{name}={v!r}: expected 1/0, true/false, yes/no or on/off")
+
+        def as_path(name: str) -> Path | None:
+            v = get(name)
+            return Path(v).expanduser().absolute() if v is not None else None
+
+        home = as_path("OPENBG_HOME") or _default_home()
+        threads_raw = get("OPENBG_THREADS")
+        threads = None if threads_raw is None else as_int("OPENBG_THREADS", 0, minimum=1)
+        quality = (get("OPENBG_QUALITY") or "balanced").lower()
+        if quality not in ("fast", "balanced", "best"):
+            raise ValueError(f"OPENBG_QUALITY={quality!r}: expected fast, balanced or best")
+        device = (get("OPENBG_DEVICE") or "auto").lower()
+        if device not in ("auto", "cpu", "cuda", "openvino"):
+            raise ValueError(f"OPENBG_DEVICE={device!r}: expected auto, cpu, cuda or openvino")
+        return cls(
+            home=home,
+            state_dir=as_path("OPENBG_STATE_DIR"),
+            database_url=get("OPENBG_DATABASE_URL"),
+            model=as_path("OPENBG_MODEL"),
+            threads=threads,
+            device=device,  # type: ignore[arg-type]
+            workers=as_int("OPENBG_WORKERS", 2, minimum=1),
+            queue=as_int("OPENBG_QUEUE", 16, minimum=0),
+            allow_private_urls=as_bool("OPENBG_ALLOW_PRIVATE_URLS", False),
+            test_controls=as_bool("OPENBG_TEST_CONTROLS", False),
+            quality=quality,  # type: ignore[arg-type]
+            max_upload_bytes=as_int("OPENBG_MAX_UPLOAD_BYTES", 22 * 1024 * 1024, minimum=1),
+            max_megapixels=as_float("OPENBG_MAX_MEGAPIXELS", 50.0),
+            png_max_megapixels=as_float("OPENBG_PNG_MAX_MEGAPIXELS", 10.0),
+            rate_limit=as_int("OPENBG_RATE_LIMIT", 500, minimum=0),
+            free_calls=as_int("OPENBG_FREE_CALLS", 50, minimum=0),
+            improve_per_day=as_int("OPENBG_IMPROVE_PER_DAY", 100, minimum=0),
+            mask_cache_mb=as_int("OPENBG_MASK_CACHE_MB", 256, minimum=0),
+        )
