@@ -45,6 +45,8 @@ class Settings:
     free_calls: int = 50  # OPENBG_FREE_CALLS (per month, preview only)
     improve_per_day: int = 100  # OPENBG_IMPROVE_PER_DAY
     mask_cache_mb: int = 256  # OPENBG_MASK_CACHE_MB: engine LRU mask cache bound (0 disables)
+    rate_window_s: float = 60.0  # OPENBG_RATE_WINDOW_S: length of the fixed rate-limit window
+    fetch_timeout_s: float = 15.0  # OPENBG_FETCH_TIMEOUT_S: total deadline of one image_url download
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -148,4 +150,6 @@ class Settings:
             free_calls=as_int("OPENBG_FREE_CALLS", 50, minimum=0),
             improve_per_day=as_int("OPENBG_IMPROVE_PER_DAY", 100, minimum=0),
             mask_cache_mb=as_int("OPENBG_MASK_CACHE_MB", 256, minimum=0),
+            rate_window_s=as_float("OPENBG_RATE_WINDOW_S", 60.0),
+            fetch_timeout_s=as_float("OPENBG_FETCH_TIMEOUT_S", 15.0),
         )

@@ -1,0 +1,502 @@
+"""Accounts: API keys (stored only as hashes), credit balances with a ledger, monthly free calls,
+megapixel-weighted rate-limit windows and the /improve daily quota.
+
+No HTTP here. The service calls :class:`Accounts` for everything stateful.
+
+Storage (SQLAlchemy; SQLite by default under ``$OPENBG_STATE_DIR/openbg.db``):
+
+* ``api_keys``: public id, name, ``key_hash`` = sha256 of the (high-entropy) key, the credit balance in
+  **millicredits** (integer, so 0.25 credits is exactly 250), free calls per month, rate limit, revocation.
+  The key itself is never stored and never logged; lookups hash the presented key and compare the stored
+  hash with :func:`hmac.compare_digest`.
+* ``ledger``: one row per balance change (``grant`` by ``keys create``/``keys credit``, ``charge`` for a
+  paid result, ``free`` for a free call). A charge and its ledger row are written in one transaction, and the
+  balance is decremented with a conditional ``UPDATE ... WHERE credits >= cost`` so that concurrent requests
+  can never overdraw or double-charge.
+* ``free_usage``: free calls used per key and calendar month (UTC).
+* ``improve_usage``: /improve submissions per key and UTC day.
+
+Rate-limit windows live in memory (one server process): a fixed window per key that starts at the window's
+first call and lasts ``window_s`` seconds (60 by default, spec §10).
+
+Account mapping for ``GET /account``: every granted credit is pay-as-you-go, so ``payg`` = balance,
+``subscription`` = 0, ``enterprise`` = 0, ``total`` = balance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+KEY_PREFIX = "obg_"
+MILLI = 1000
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # public id, e.g. "k_3f9a2c1b"
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_hint", String(16), nullable=False),  # first characters, for `keys list`
+    Column("credits_milli", BigInteger, nullable=False, default=0),
+    Column("free_calls", Integer, nullable=True),  # per month; None → settings default
+    Column("rate_limit", Integer, nullable=True),  # MP per window; None → settings default
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(16), nullable=False, index=True),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # grant | charge | free
+    Column("delta_milli", BigInteger, nullable=False),
+    Column("balance_milli", BigInteger, nullable=False),  # balance after this row
+    Column("request_id", String(64), nullable=True),
+)
+
+free_usage = Table(
+    "free_usage",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("month", String(7), primary_key=True),  # "2026-11"
+    Column("used", Integer, nullable=False, default=0),
+)
+
+improve_usage = Table(
+    "improve_usage",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("day", String(10), primary_key=True),  # "2026-11-25"
+    Column("used", Integer, nullable=False, default=0),
+    UniqueConstraint("key_id", "day"),
+)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+def to_milli(credits: float) -> int:
+    m = round(float(credits) * MILLI)
+    if not math.isfinite(credits):
+        raise ValueError("credits must be finite")
+    return int(m)
+
+
+def from_milli(m: int) -> float:
+    return m / MILLI
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _month() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m")
+
+
+def _day() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: str
+    name: str
+    key_hint: str
+    credits: float
+    free_calls: int  # allowance per month (resolved)
+    free_calls_left: int  # remaining this month
+    rate_limit: int  # resolved
+    created_at: str
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Charge:
+    credits: float  # what X-Credits-Charged reports (0 for a free call)
+    free: bool
+    balance: float
+
+
+class InsufficientCredits(Exception):
+    pass
+
+
+class ImproveLimit(Exception):
+    pass
+
+
+@dataclass
+class _Window:
+    start: float
+    used: int
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset: int  # unix seconds when the window ends
+    allowed: bool
+    retry_after: int  # seconds (≥ 1) when not allowed, else 0
+
+
+class RateLimiter:
+    """Fixed window per key starting at the window's first call (spec §10). Thread-safe, in memory."""
+
+    def __init__(self, window_s: float = 60.0, clock: Callable[[], float] = time.time) -> None:
+        self.window_s = window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+
+    def _current(self, key_id: str, now: float) -> _Window | None:
+        w = self._windows.get(key_id)
+        if w is not None and now >= w.start + self.window_s:
+            del self._windows[key_id]
+            return None
+        return w
+
+    def peek(self, key_id: str, limit: int) -> RateState:
+        now = self.clock()
+        with self._lock:
+            w = self._current(key_id, now)
+            used = w.used if w else 0
+            reset = math.ceil((w.start if w else now) + self.window_s)
+            return RateState(limit, max(0, limit - used), reset, True, 0)
+
+    def consume(self, key_id: str, limit: int, cost: int) -> RateState:
+        now = self.clock()
+        with self._lock:
+            w = self._current(key_id, now)
+            if w is None:
+                w = _Window(now, 0)
+                if cost <= limit:
+                    self._windows[key_id] = w
+            reset_at = w.start + self.window_s
+            reset = math.ceil(reset_at)
+            if w.used + cost > limit:
+                retry = max(1, math.ceil(reset_at - now))
+                return RateState(limit, max(0, limit - w.used), reset, False, retry)
+            w.used += cost
+            return RateState(limit, max(0, limit - w.used), reset, True, 0)
+
+
+class Accounts:
+    """All account state. Thread-safe (SQLAlchemy engine + SQLite with a busy timeout)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        default_free_calls: int = 50,
+        default_rate_limit: int = 500,
+        improve_per_day: int = 100,
+        rate_window_s: float = 60.0,
+    ) -> None:
+        self.default_free_calls = default_free_calls
+        self.default_rate_limit = default_rate_limit
+        self.improve_per_day = improve_per_day
+        self.rate = RateLimiter(rate_window_s)
+        self._sqlite = database_url.startswith("sqlite")
+        if self._sqlite:
+            path = database_url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                database_url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _rec):  # type: ignore[no-untyped-def]
+                dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see below)
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            @event.listens_for(self.engine, "begin")
+            def _begin(conn):  # type: ignore[no-untyped-def]
+                # Writers take the write lock up front (BEGIN IMMEDIATE), so check-and-update is serialised
+                # and never fails with a lock-upgrade error; readers use a plain deferred BEGIN (WAL).
+                immediate = conn.get_execution_options().get("openbg_write", False)
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        else:
+            self.engine = create_engine(database_url)
+        metadata.create_all(self.engine)
+        self._writer = self.engine.execution_options(openbg_write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ keys
+    def _resolve(self, row) -> KeyInfo:  # type: ignore[no-untyped-def]
+        free = row.free_calls if row.free_calls is not None else self.default_free_calls
+        with self.engine.connect() as c:
+            used = c.execute(
+                select(free_usage.c.used).where(free_usage.c.key_id == row.id, free_usage.c.month == _month())
+            ).scalar()
+            c.rollback()
+        return KeyInfo(
+            id=row.id,
+            name=row.name,
+            key_hint=row.key_hint,
+            credits=from_milli(row.credits_milli),
+            free_calls=free,
+            free_calls_left=max(0, free - (used or 0)),
+            rate_limit=row.rate_limit if row.rate_limit is not None else self.default_rate_limit,
+            created_at=row.created_at,
+            revoked=row.revoked_at is not None,
+        )
+
+    def count_keys(self) -> int:
+        with self.engine.connect() as c:
+            n = c.execute(select(func.count()).select_from(api_keys)).scalar() or 0
+            c.rollback()
+        return int(n)
+
+    def create_key(
+        self,
+        name: str,
+        *,
+        credits: float = 0,
+        free_calls: int | None = None,
+        rate_limit: int | None = None,
+    ) -> tuple[str, KeyInfo]:
+        """Create a key; returns (the key — shown once, never stored, KeyInfo)."""
+        if credits < 0:
+            raise ValueError("credits must be >= 0")
+        key = new_key()
+        kid = "k_" + uuid.uuid4().hex[:10]
+        milli = to_milli(credits)
+        now = _now_iso()
+        with self._writer.begin() as c:
+            c.execute(
+                insert(api_keys).values(
+                    id=kid,
+                    name=name,
+                    key_hash=hash_key(key),
+                    key_hint=key[: len(KEY_PREFIX) + 4],
+                    credits_milli=milli,
+                    free_calls=free_calls,
+                    rate_limit=rate_limit,
+                    created_at=now,
+                )
+            )
+            if milli:
+                c.execute(
+                    insert(ledger).values(
+                        key_id=kid, at=now, kind="grant", delta_milli=milli, balance_milli=milli
+                    )
+                )
+        info = self.get(kid)
+        assert info is not None
+        return key, info
+
+    def authenticate(self, key: str) -> KeyInfo | None:
+        """The key's info if the key exists and is not revoked, else None. Constant-time on the hash."""
+        if not key or len(key) > 512:
+            return None
+        h = hash_key(key)
+        with self.engine.connect() as c:
+            row = c.execute(select(api_keys).where(api_keys.c.key_hash == h)).first()
+            c.rollback()
+        if row is None or not hmac.compare_digest(row.key_hash.encode(), h.encode()):
+            return None
+        if row.revoked_at is not None:
+            return None
+        return self._resolve(row)
+
+    def _find_row(self, c: Connection, key_or_id: str):  # type: ignore[no-untyped-def]
+        row = c.execute(select(api_keys).where(api_keys.c.id == key_or_id)).first()
+        if row is None:
+            row = c.execute(select(api_keys).where(api_keys.c.key_hash == hash_key(key_or_id))).first()
+        return row
+
+    def get(self, key_or_id: str) -> KeyInfo | None:
+        with self.engine.connect() as c:
+            row = self._find_row(c, key_or_id)
+            c.rollback()
+        return self._resolve(row) if row is not None else None
+
+    def list_keys(self) -> list[KeyInfo]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)).fetchall()
+            c.rollback()
+        return [self._resolve(r) for r in rows]
+
+    def revoke(self, key_or_id: str) -> KeyInfo | None:
+        with self._writer.begin() as c:
+            row = self._find_row(c, key_or_id)
+            if row is None:
+                return None
+            c.execute(
+                update(api_keys).where(api_keys.c.id == row.id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now_iso())
+            )
+        return self.get(row.id)
+
+    def credit(self, key_or_id: str, amount: float) -> KeyInfo | None:
+        """Add (or, negative, remove down to zero at most) credits, with a ledger row."""
+        delta = to_milli(amount)
+        with self._writer.begin() as c:
+            row = self._find_row(c, key_or_id)
+            if row is None:
+                return None
+            if delta < 0 and row.credits_milli + delta < 0:
+                raise ValueError(f"balance {from_milli(row.credits_milli)} cannot go below 0")
+            c.execute(
+                update(api_keys).where(api_keys.c.id == row.id)
+                .values(credits_milli=api_keys.c.credits_milli + delta)
+            )
+            bal = c.execute(select(api_keys.c.credits_milli).where(api_keys.c.id == row.id)).scalar_one()
+            c.execute(
+                insert(ledger).values(
+                    key_id=row.id, at=_now_iso(), kind="grant", delta_milli=delta, balance_milli=bal
+                )
+            )
+        return self.get(row.id)
+
+    # ------------------------------------------------------------------ credits
+    def can_pay(self, info: KeyInfo, credits: float, preview: bool) -> bool:
+        """Pre-check before running the engine (the real guard is the conditional UPDATE in charge)."""
+        if preview and info.free_calls_left > 0:
+            return True
+        with self.engine.connect() as c:
+            bal = c.execute(select(api_keys.c.credits_milli).where(api_keys.c.id == info.id)).scalar()
+            c.rollback()
+        return bal is not None and bal >= to_milli(credits)
+
+    def charge(self, key_id: str, credits: float, preview: bool, request_id: str | None = None) -> Charge:
+        """Charge one result atomically: a free call (previews, while any are left this month) or credits.
+
+        Raises :class:`InsufficientCredits` when neither is available (nothing changes then).
+        """
+        cost = to_milli(credits)
+        now = _now_iso()
+        with self._writer.begin() as c:
+            row = c.execute(
+                select(api_keys.c.free_calls, api_keys.c.credits_milli, api_keys.c.revoked_at)
+                .where(api_keys.c.id == key_id)
+            ).first()
+            if row is None:
+                raise InsufficientCredits("unknown key")
+            if preview:
+                allowance = row.free_calls if row.free_calls is not None else self.default_free_calls
+                month = _month()
+                used = c.execute(
+                    select(free_usage.c.used).where(free_usage.c.key_id == key_id, free_usage.c.month == month)
+                ).scalar()
+                if used is None:
+                    if allowance > 0:
+                        c.execute(insert(free_usage).values(key_id=key_id, month=month, used=1))
+                        used_ok = True
+                    else:
+                        used_ok = False
+                else:
+                    r = c.execute(
+                        update(free_usage)
+                        .where(
+                            free_usage.c.key_id == key_id,
+                            free_usage.c.month == month,
+                            free_usage.c.used < allowance,
+                        )
+                        .values(used=free_usage.c.used + 1)
+                    )
+                    used_ok = r.rowcount == 1
+                if used_ok:
+                    c.execute(
+                        insert(ledger).values(
+                            key_id=key_id, at=now, kind="free", delta_milli=0,
+                            balance_milli=row.credits_milli, request_id=request_id,
+                        )
+                    )
+                    return Charge(0.0, True, from_milli(row.credits_milli))
+            r = c.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.credits_milli >= cost)
+                .values(credits_milli=api_keys.c.credits_milli - cost)
+            )
+            if r.rowcount != 1:
+                raise InsufficientCredits(f"balance {from_milli(row.credits_milli)} < {credits}")
+            bal = c.execute(select(api_keys.c.credits_milli).where(api_keys.c.id == key_id)).scalar_one()
+            c.execute(
+                insert(ledger).values(
+                    key_id=key_id, at=now, kind="charge", delta_milli=-cost, balance_milli=bal,
+                    request_id=request_id,
+                )
+            )
+        return Charge(from_milli(cost), False, from_milli(bal))
+
+    def ledger_rows(self, key_id: str) -> list[dict[str, object]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(ledger).where(ledger.c.key_id == key_id).order_by(ledger.c.seq)).fetchall()
+            c.rollback()
+        return [dict(r._mapping) for r in rows]
+
+    # ------------------------------------------------------------------ improve quota
+    def take_improve_slot(self, key_id: str) -> int:
+        """Count one /improve submission for today; raises :class:`ImproveLimit` past the daily quota."""
+        day = _day()
+        with self._writer.begin() as c:
+            used = c.execute(
+                select(improve_usage.c.used).where(improve_usage.c.key_id == key_id, improve_usage.c.day == day)
+            ).scalar()
+            if used is None:
+                if self.improve_per_day < 1:
+                    raise ImproveLimit()
+                c.execute(insert(improve_usage).values(key_id=key_id, day=day, used=1))
+                return 1
+            if used >= self.improve_per_day:
+                raise ImproveLimit()
+            c.execute(
+                update(improve_usage).where(improve_usage.c.key_id == key_id, improve_usage.c.day == day)
+                .values(used=improve_usage.c.used + 1)
+            )
+            return int(used) + 1
+
+    def release_improve_slot(self, key_id: str) -> None:
+        """Give a slot back when storing the submission failed."""
+        with self._writer.begin() as c:
+            c.execute(
+                update(improve_usage)
+                .where(improve_usage.c.key_id == key_id, improve_usage.c.day == _day(), improve_usage.c.used > 0)
+                .values(used=improve_usage.c.used - 1)
+            )
