@@ -1,3 +1,52 @@
-"""openbg: a typed client for the remove.bg API v1.0 (and the openbg emulator)."""
+"""openbg: a typed client for the remove.bg API v1.0 (and the openbg emulator).
+
+Three lines cut out a photo::
+
+    from openbg import RemoveBg
+    with RemoveBg() as client:                      # key from REMOVE_BG_API_KEY
+        client.remove_background("photo.jpg").save("photo.png")
+"""
+
+from __future__ import annotations
+
+from ._retry import RetryPolicy
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    InsufficientCreditsError,
+    PaymentRequiredError,
+    RateLimitError,
+    RemoveBgConnectionError,
+    RemoveBgError,
+    RemoveBgTimeoutError,
+    ServerError,
+    UnexpectedStatusError,
+    ZipCompositionError,
+)
+from .results import Account, Credits, Foreground, RateLimit, Result
+from .zipcompose import zip2png, zip_to_pil
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Account",
+    "AuthenticationError",
+    "BadRequestError",
+    "Credits",
+    "Foreground",
+    "InsufficientCreditsError",
+    "PaymentRequiredError",
+    "RateLimit",
+    "RateLimitError",
+    "RemoveBgConnectionError",
+    "RemoveBgError",
+    "RemoveBgTimeoutError",
+    "Result",
+    "RetryPolicy",
+    "ServerError",
+    "UnexpectedStatusError",
+    "ZipCompositionError",
+    "__version__",
+    "zip2png",
+    "zip_to_pil",
+]
