@@ -8,11 +8,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from PIL import Image
-
 from openbg import (
     Account,
     AuthenticationError,
@@ -28,6 +26,7 @@ from openbg import (
     zip2png,
 )
 from openbg.errors import error_from_response, parse_retry_after
+from PIL import Image
 
 
 def _err(status: int, body: bytes, **headers: str) -> RemoveBgError:
@@ -120,7 +119,7 @@ def test_result_metadata_from_headers(tmp_path: object) -> None:
     assert r.foreground is not None and (r.foreground.top, r.foreground.width) == (1, 3)
     assert (r.max_width, r.max_height) == (30, 20)
     assert r.rate_limit is not None and r.rate_limit.remaining == 494
-    assert r.rate_limit.reset == datetime(2020, 6, 1, 15, 49, 27, tzinfo=timezone.utc)
+    assert r.rate_limit.reset == datetime(2020, 6, 1, 15, 49, 27, tzinfo=UTC)
     assert r.to_pil().size == (3, 2) and r.extension == "png"
 
 
@@ -136,7 +135,7 @@ def test_result_json_mode() -> None:
     assert r.to_pil().mode == "RGBA"
 
 
-def test_result_save_composes_zip_for_png(tmp_path: "object") -> None:
+def test_result_save_composes_zip_for_png(tmp_path: object) -> None:
     from pathlib import Path
 
     z = _zip(Image.new("RGB", (4, 3)), Image.new("L", (4, 3), 128))

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 __all__ = [
-    "RemoveBgError",
-    "BadRequestError",
-    "PaymentRequiredError",
-    "InsufficientCreditsError",
     "AuthenticationError",
+    "BadRequestError",
+    "InsufficientCreditsError",
+    "PaymentRequiredError",
     "RateLimitError",
+    "RemoveBgConnectionError",
+    "RemoveBgError",
+    "RemoveBgTimeoutError",
     "ServerError",
     "UnexpectedStatusError",
-    "RemoveBgConnectionError",
-    "RemoveBgTimeoutError",
     "ZipCompositionError",
     "error_from_response",
 ]
@@ -143,16 +144,16 @@ def parse_retry_after(value: str | None) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        from datetime import datetime
         from email.utils import parsedate_to_datetime
-        from datetime import datetime, timezone
 
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds)
 
 

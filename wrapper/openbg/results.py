@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from PIL import Image
 from .errors import RemoveBgError
 from .zipcompose import is_zip, zip2png, zip_to_pil
 
-__all__ = ["Result", "Account", "Credits", "Foreground", "RateLimit", "sniff_content_type"]
+__all__ = ["Account", "Credits", "Foreground", "RateLimit", "Result", "sniff_content_type"]
 
 _EXTENSIONS = {
     "image/png": "png",
@@ -91,7 +91,7 @@ def parse_rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     reset_ts = _float(headers, "x-ratelimit-reset")
     if limit is None and remaining is None and reset_ts is None:
         return None
-    reset = datetime.fromtimestamp(reset_ts, tz=timezone.utc) if reset_ts is not None else None
+    reset = datetime.fromtimestamp(reset_ts, tz=UTC) if reset_ts is not None else None
     return RateLimit(limit=limit, remaining=remaining, reset=reset)
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .errors import ZipCompositionError
 
-__all__ = ["zip2png", "zip_to_pil", "is_zip"]
+__all__ = ["is_zip", "zip2png", "zip_to_pil"]
 
 COLOR_NAME = "color.jpg"
 ALPHA_NAME = "alpha.png"
