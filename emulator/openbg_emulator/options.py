@@ -189,7 +189,8 @@ _PER_TYPE_RE = re.compile(r"(shadow_type|shadow_opacity)\[([^\]]*)\]")
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    """A short, ASCII-only rendering of a client's value for an error detail."""
+    text = ascii(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -268,7 +269,7 @@ def _base64(value: object) -> bytes:
     except ValueError:  # binascii.Error, or non-ASCII characters
         raise _bad("failed_to_read_image", "image_file_b64 is not valid base64") from None
     if not data:
-        raise _bad("failed_to_read_image", "image_file_b64 holds no data")
+        raise _bad("failed_to_read_image", "image_file_b64 holds no base64 data")
     return data
 
 
