@@ -222,7 +222,7 @@ def _text(value: object, code: str, name: str) -> str:
             return bytes(value).decode("utf-8").strip()
         except UnicodeDecodeError:
             raise _bad(code, f"{name} is not UTF-8 text") from None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**100:
         return str(value)
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)

@@ -779,6 +779,12 @@ def test_errors_carry_catalogue_title_and_detail() -> None:
     assert info.value.body()["errors"][0]["code"] == "invalid_size"
 
 
+def test_huge_json_numbers() -> None:
+    assert err(size=10**5000) == "invalid_size"
+    assert err(crop_margin=10**5000) == "invalid_crop_margin"
+    assert err(shadow_opacity=1e308) == "invalid_shadow_opacity"
+
+
 def test_error_detail_is_short_ascii() -> None:
     with pytest.raises(ApiError) as info:
         parse(size="\ud800é" + "x" * 500)
