@@ -1,0 +1,114 @@
+"""Measure subject-type detection (``X-Type``) on the dev set: accuracy, confusion table, timing.
+
+Usage::
+
+    python bench/classify_eval.py [--eval ../shared/eval/dev] [--alpha gt|model] [--no-detector] [-v]
+
+``--alpha gt`` (default) classifies each photo with its ground-truth mask as the alpha (so the
+figure measures the classifier alone); ``--alpha model`` uses the emulator's own segmentation
+(``openbg_emulator.pipeline.segment``), which is what a request sees, and also times it.
+
+The dev set's ``category`` column is mapped to the level-2 classes accepted as correct:
+product → product; animal → animal; person → person; graphics → graphics;
+vehicle → car or transportation; plant → product or other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "emulator"))
+
+from openbg_emulator.pipeline import classify as C
+
+ACCEPT = {
+    "product": {"product"},
+    "animal": {"animal"},
+    "person": {"person"},
+    "graphics": {"graphics"},
+    "vehicle": {"car", "transportation"},
+    "plant": {"product", "other"},
+}
+
+
+def _model_alpha(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    from openbg_emulator.pipeline import segment  # the engine's module
+
+    t = time.perf_counter()
+    a = segment.segment(rgb)  # type: ignore[attr-defined]
+    return np.asarray(a, np.float32), time.perf_counter() - t
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval" / "dev"))
+    ap.add_argument("--alpha", choices=("gt", "model"), default="gt")
+    ap.add_argument("--no-detector", action="store_true", help="statistics only (no COCO detector)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+
+    dev = Path(args.eval)
+    with open(dev / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    detector = None if args.no_detector else C._default_detector()
+    print(f"detector: {'none (statistics only)' if detector is None else getattr(detector, 'name', 'yes')}")
+    if detector is not None:  # warm up (session creation is a one-time cost)
+        detector(np.zeros((64, 64, 3), np.uint8))
+
+    conf: dict[str, Counter[str]] = defaultdict(Counter)
+    ok_by: Counter[str] = Counter()
+    n_by: Counter[str] = Counter()
+    t_cls: list[float] = []
+    t_seg: list[float] = []
+    for r in rows:
+        rgb = np.array(Image.open(dev / r["image"]).convert("RGB"))
+        if args.alpha == "gt":
+            alpha = np.asarray(Image.open(dev / r["gt"]).convert("L"), np.float32) / 255.0
+        else:
+            alpha, dt = _model_alpha(rgb)
+            t_seg.append(dt)
+        t = time.perf_counter()
+        ev = C.explain(rgb, alpha, detector=detector)
+        t_cls.append(time.perf_counter() - t)
+        cat = r["category"]
+        ok = ev.cls in ACCEPT[cat]
+        conf[cat][ev.cls] += 1
+        n_by[cat] += 1
+        ok_by[cat] += ok
+        if args.verbose or not ok:
+            votes = " ".join(f"{k}={v:.2f}" for k, v in sorted(ev.votes.items(), key=lambda kv: -kv[1])[:3])
+            print(
+                f"{'ok ' if ok else 'BAD'} {cat:9s} -> {ev.cls:14s} {r['name'][:44]:44s} "
+                f"z0={ev.zero_lap:.2f} noise={ev.noise:.1f} flat={ev.flat:.2f} col={ev.colours:.3f} {votes}"
+            )
+
+    classes = [c for c in C.LEVEL2 if any(conf[k][c] for k in conf)]
+    print(f"\nalpha: {'ground-truth mask' if args.alpha == 'gt' else 'model segmentation'}")
+    print("confusion (rows: dev category, columns: predicted level-2 class)")
+    head = f"{'':10s}" + "".join(f"{c[:10]:>11s}" for c in classes) + f"{'acc':>8s}"
+    print(head)
+    for cat in sorted(n_by):
+        line = f"{cat:10s}" + "".join(f"{conf[cat][c]:>11d}" for c in classes)
+        print(line + f"{ok_by[cat] / n_by[cat]:>8.1%}")
+    total = sum(n_by.values())
+    print(f"\noverall accuracy {sum(ok_by.values()) / total:.1%} ({sum(ok_by.values())}/{total})")
+    print(f"classify time: mean {np.mean(t_cls) * 1000:.1f} ms, max {np.max(t_cls) * 1000:.1f} ms per image")
+    if t_seg:
+        print(
+            f"segmentation time: mean {np.mean(t_seg) * 1000:.0f} ms; classify/segment = "
+            f"{np.mean(t_cls) / np.mean(t_seg):.1%}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

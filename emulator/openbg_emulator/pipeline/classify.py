@@ -1,0 +1,255 @@
+"""Subject type (``X-Type``) from the pixels and the alpha, and ``type=`` subject selection.
+
+:func:`classify` returns a level-2 class (person, product, animal, car, car_interior, car_part,
+transportation, graphics, other); :func:`to_level1` maps it to level 1 (person, product, animal, car,
+other).  :func:`select_subject` keeps the connected parts of the alpha that match a requested
+``type`` when the image holds several subjects.
+
+Evidence, in order:
+
+1. an object detector (COCO classes) when its weights are installed (see
+   :mod:`openbg_emulator.detectors`); its detections are matched against the subject mask — a
+   detection counts for the share of the subject it covers;
+2. image statistics of the subject for *graphics*: rendered artwork is noise-free — many pixels
+   have an exactly zero Laplacian, there are large flat areas and few distinct colours — while
+   photographs carry sensor noise and texture everywhere;
+3. *product* for a single compact, solid subject when nothing else speaks; *other* when the alpha
+   holds no clear subject (empty, tiny, or a scatter of fragments).
+
+Everything works on a copy reduced to at most :data:`WORK_SIZE` pixels on the long side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+LEVEL2 = (
+    "person",
+    "product",
+    "animal",
+    "car",
+    "car_interior",
+    "car_part",
+    "transportation",
+    "graphics",
+    "other",
+)
+_TO_LEVEL1 = {
+    "person": "person",
+    "product": "product",
+    "animal": "animal",
+    "car": "car",
+    "car_interior": "car",
+    "car_part": "car",
+    "transportation": "other",
+    "graphics": "other",
+    "other": "other",
+}
+#: request ``type`` value → the level-2 classes it selects
+_WANTED = {
+    "person": ("person",),
+    "product": ("product",),
+    "car": ("car", "car_interior", "car_part"),
+    "animal": ("animal",),
+    "graphic": ("graphics",),
+    "graphics": ("graphics",),
+    "transportation": ("transportation", "car"),
+}
+
+#: long side of the working copy used for statistics
+WORK_SIZE = 512
+_ON = 0.5
+
+
+def to_level1(cls: str) -> str:
+    """Level-1 class for a level-2 class (unknown names give ``"other"``)."""
+    return _TO_LEVEL1.get(cls, "other")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detector hit: a level-2 class, a score in [0, 1] and a box in pixels of the input image."""
+
+    cls: str
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+
+
+#: A detector takes the RGB image (H×W×3 uint8) and returns detections in its pixel coordinates.
+Detector = Callable[[np.ndarray], Sequence[Detection]]
+
+
+@dataclass
+class Evidence:
+    """What :func:`classify` looked at (for the benchmark and for debugging)."""
+
+    cls: str
+    coverage: float = 0.0
+    zero_lap: float = 0.0
+    flat: float = 0.0
+    noise: float = 0.0
+    colours: float = 0.0
+    graphics: bool = False
+    votes: dict[str, float] = field(default_factory=dict)
+
+
+def _default_detector() -> Detector | None:
+    try:
+        from .. import detectors
+    except ImportError:  # pragma: no cover - optional module
+        return None
+    try:
+        return detectors.get_detector()
+    except (OSError, RuntimeError, ValueError):  # weights missing or broken: statistics only
+        return None
+
+
+_UNSET = object()
+
+
+def classify(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) -> str:
+    """Level-2 subject class of ``rgb`` (H×W×3 uint8) cut out by ``alpha`` (H×W float in [0, 1])."""
+    return explain(rgb, alpha, detector=detector).cls
+
+
+def explain(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) -> Evidence:
+    """Like :func:`classify`, returning the evidence as well."""
+    rgb = np.asarray(rgb)
+    a = np.asarray(alpha, dtype=np.float32)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
+    rgb = rgb[..., :3]
+    if rgb.dtype != np.uint8:
+        rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    h, w = a.shape
+    if h == 0 or w == 0:
+        return Evidence("other")
+    det: Detector | None = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+
+    s = min(1.0, WORK_SIZE / max(h, w))
+    if s < 1.0:
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        sa = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    else:
+        small, sa = rgb, a
+    on = sa > _ON
+    coverage = float(on.mean())
+    ev = Evidence("other", coverage=coverage)
+    if coverage < 0.002:
+        return ev
+
+    # --- graphics statistics (on the subject's interior; its outline is not evidence)
+    core = cv2.erode(on.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if core.sum() < 50:
+        core = on
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lap = np.abs(cv2.Laplacian(gray, cv2.CV_32F, ksize=1))
+    ev.zero_lap = float((lap[core] == 0).mean())
+    ev.noise = float(np.median(lap[core]))
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1)
+    ev.flat = float((np.hypot(gx, gy)[core] < 4).mean())
+    q = small[core].astype(np.int32) // 8
+    ev.colours = float(len(np.unique((q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2])) / max(1, int(core.sum())))
+    ev.graphics = ev.zero_lap >= 0.10 and ev.noise <= 4.0 and ev.colours < 0.025
+
+    # --- detector votes: share of the subject covered by each class's boxes, weighted by score
+    if det is not None:
+        sub_area = float(a.sum())
+        for d in det(rgb):
+            x1, y1, x2, y2 = (round(v) for v in d.box)
+            x1, y1 = max(0, x1), max(0, y1)
+            x2, y2 = min(w, x2), min(h, y2)
+            if x2 <= x1 or y2 <= y1:
+                continue
+            inside = float(a[y1:y2, x1:x2].sum())
+            share = inside / max(1e-6, sub_area)  # how much of the subject the box explains
+            fill = inside / float((x2 - x1) * (y2 - y1))  # how much of the box is subject
+            v = d.score * min(1.0, share / 0.5) * min(1.0, fill / 0.3)
+            ev.votes[d.cls] = max(ev.votes.get(d.cls, 0.0), v)
+    if ev.votes:
+        best = max(ev.votes, key=lambda k: ev.votes[k])
+        if ev.votes[best] >= 0.25 and not (ev.graphics and best not in ("person", "animal")):
+            ev.cls = best
+            return ev
+
+    if ev.graphics:
+        ev.cls = "graphics"
+        return ev
+
+    # --- shape: one compact solid subject is a product; a scatter of fragments is "other"
+    n, _, stats, _ = cv2.connectedComponentsWithStats(on.astype(np.uint8), connectivity=8)
+    areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1] if n > 1 else np.zeros(0)
+    if areas.size == 0 or areas[0] < 0.5 * areas.sum():
+        ev.cls = "other"
+        return ev
+    ev.cls = "product"
+    return ev
+
+
+def select_subject(
+    alpha: np.ndarray,
+    rgb: np.ndarray,
+    wanted_type: str,
+    *,
+    detector: object = _UNSET,
+) -> np.ndarray:
+    """Keep the parts of ``alpha`` whose class matches ``wanted_type`` (a request ``type`` value).
+
+    The alpha is split into connected components (alpha > 0.5, dilated a little so that a subject's
+    thin gaps do not split it); components smaller than 2 % of the largest are left as they are.
+    With one subject, with ``auto``, or when nothing matches, ``alpha`` is returned unchanged.
+    """
+    a = np.asarray(alpha, dtype=np.float32)
+    wanted = _WANTED.get(wanted_type)
+    if wanted is None or a.size == 0:
+        return alpha
+    h, w = a.shape
+    s = min(1.0, WORK_SIZE / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    sa = cv2.resize(a, size, interpolation=cv2.INTER_AREA) if s < 1.0 else a
+    on = (sa > _ON).astype(np.uint8)
+    grow = max(1, round(0.01 * max(size)))
+    joined = cv2.dilate(on, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    if n <= 2:
+        return alpha
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    big = [i + 1 for i, ar in enumerate(areas) if ar >= 0.02 * areas.max()]
+    if len(big) <= 1:
+        return alpha
+    det: Detector | None = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+    keep_small = np.zeros(labels.shape, bool)
+    matched = False
+    for lab in big:
+        comp = labels == lab
+        full = (
+            cv2.resize(comp.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+            if s < 1.0
+            else comp
+        )
+        x, y, bw, bh = (int(v / s) for v in stats[lab, :4])
+        pad = int(0.05 * max(bw, bh))
+        y0, y1 = max(0, y - pad), min(h, y + bh + pad)
+        x0, x1 = max(0, x - pad), min(w, x + bw + pad)
+        part = a[y0:y1, x0:x1] * full[y0:y1, x0:x1]
+        cls = classify(np.asarray(rgb)[y0:y1, x0:x1], part, detector=det)
+        if cls in wanted:
+            keep_small |= comp
+            matched = True
+    if not matched:
+        return alpha
+    for lab in range(1, n):  # fragments too small to judge stay as they are
+        if lab not in big:
+            keep_small |= labels == lab
+    keep = (
+        cv2.resize(keep_small.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        if s < 1.0
+        else keep_small
+    )
+    return (a * keep).astype(np.float32)

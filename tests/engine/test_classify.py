@@ -1,0 +1,137 @@
+"""Subject type: level mapping, graphics vs photo statistics, select_subject, speed."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from openbg_emulator.pipeline import classify as C
+from openbg_emulator.pipeline.classify import Detection, classify, select_subject, to_level1
+from skimage import data
+
+
+def _ellipse_alpha(h: int, w: int, frac: float = 0.3) -> np.ndarray:
+    a = np.zeros((h, w), np.float32)
+    cv2.ellipse(a, (w // 2, h // 2), (int(w * frac), int(h * frac)), 0, 0, 360, 1.0, -1)
+    return a
+
+
+def _icon(h: int = 512, w: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """A rendered icon (flat fills, a smooth gradient, crisp outline) pasted on a photo texture."""
+    bg = data.brick() if hasattr(data, "brick") else data.camera()
+    bg = cv2.resize(np.asarray(bg), (w, h))
+    rgb = np.repeat(bg[..., None], 3, axis=2).astype(np.uint8) if bg.ndim == 2 else bg.astype(np.uint8)
+    icon = np.zeros((h, w, 3), np.uint8)
+    yy = np.linspace(60, 200, h).astype(np.uint8)[:, None]
+    icon[..., 0] = 30
+    icon[..., 1] = yy
+    icon[..., 2] = 220
+    cv2.rectangle(icon, (170, 190), (340, 330), (250, 250, 250), -1)
+    cv2.circle(icon, (256, 256), 40, (200, 30, 30), -1)
+    a = np.zeros((h, w), np.float32)
+    cv2.rectangle(a, (128, 128), (384, 384), 1.0, -1)
+    rgb = (rgb * (1 - a[..., None]) + icon * a[..., None]).astype(np.uint8)
+    return rgb, a
+
+
+def test_level1_mapping() -> None:
+    assert [to_level1(c) for c in C.LEVEL2] == [
+        "person",
+        "product",
+        "animal",
+        "car",
+        "car",
+        "car",
+        "other",
+        "other",
+        "other",
+    ]
+    assert to_level1("nonsense") == "other"
+    assert set(map(to_level1, C.LEVEL2)) == {"person", "product", "animal", "car", "other"}
+
+
+def test_empty_alpha_is_other() -> None:
+    rgb = data.coffee()
+    assert classify(rgb, np.zeros(rgb.shape[:2], np.float32), detector=None) == "other"
+
+
+def test_graphics_vs_photo_statistics() -> None:
+    rgb, a = _icon()
+    assert classify(rgb, a, detector=None) == "graphics"
+    # the same region of a photograph is not graphics
+    photo = data.coffee()
+    pa = _ellipse_alpha(*photo.shape[:2])
+    assert classify(photo, pa, detector=None) == "product"
+    # a photo of the icon (noise, JPEG) is a product, not artwork
+    noisy = np.clip(rgb.astype(np.float32) + np.random.default_rng(0).normal(0, 6, rgb.shape), 0, 255)
+    assert classify(noisy.astype(np.uint8), a, detector=None) == "product"
+
+
+def test_scattered_fragments_are_other() -> None:
+    rgb = data.coffee()
+    a = np.zeros(rgb.shape[:2], np.float32)
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        y, x = rng.integers(20, rgb.shape[0] - 20), rng.integers(20, rgb.shape[1] - 20)
+        cv2.circle(a, (int(x), int(y)), 6, 1.0, -1)
+    assert classify(rgb, a, detector=None) == "other"
+
+
+def test_detector_evidence_is_matched_to_the_subject() -> None:
+    rgb = data.coffee()
+    h, w = rgb.shape[:2]
+    a = _ellipse_alpha(h, w, 0.25)
+
+    def det(_: np.ndarray) -> list[Detection]:
+        return [
+            Detection("animal", 0.9, (w / 2 - w / 4, h / 2 - h / 4, w / 2 + w / 4, h / 2 + h / 4)),
+            Detection("person", 0.95, (0, 0, 40, 40)),  # a corner hit that does not cover the subject
+        ]
+
+    assert classify(rgb, a, detector=det) == "animal"
+    assert classify(rgb, a, detector=lambda _: []) == "product"
+
+
+def test_select_subject_keeps_matching_component() -> None:
+    h, w = 300, 600
+    rgb = np.full((h, w, 3), 128, np.uint8)
+    a = np.zeros((h, w), np.float32)
+    cv2.circle(a, (150, 150), 80, 1.0, -1)  # left: "person"
+    cv2.circle(a, (450, 150), 80, 1.0, -1)  # right: "car"
+
+    def det(img: np.ndarray) -> list[Detection]:
+        # boxes are reported in the coordinates of the image passed in (select_subject crops)
+        ih, iw = img.shape[:2]
+        mean = img.reshape(-1, 3).mean(axis=0)
+        cls = "person" if mean[0] > mean[2] else "car"
+        return [Detection(cls, 0.9, (0, 0, iw, ih))]
+
+    rgb[:, :300] = (200, 60, 60)
+    rgb[:, 300:] = (60, 60, 200)
+    noise = np.random.default_rng(2).normal(0, 8, rgb.shape)  # a photo, not flat artwork
+    rgb = np.clip(rgb + noise, 0, 255).astype(np.uint8)
+    kept = select_subject(a, rgb, "car", detector=det)
+    assert kept[:, 300:].sum() == pytest.approx(a[:, 300:].sum())
+    assert kept[:, :300].sum() == 0
+    kept = select_subject(a, rgb, "person", detector=det)
+    assert kept[:, :300].sum() == pytest.approx(a[:, :300].sum()) and kept[:, 300:].sum() == 0
+    # nothing matches → unchanged; auto → unchanged
+    assert select_subject(a, rgb, "animal", detector=det) is a
+    assert select_subject(a, rgb, "auto", detector=det) is a
+
+
+def test_select_subject_single_subject_unchanged() -> None:
+    rgb = data.coffee()
+    a = _ellipse_alpha(*rgb.shape[:2])
+    assert select_subject(a, rgb, "person", detector=None) is a
+
+
+def test_fast_enough() -> None:
+    rgb = cv2.resize(data.astronaut(), (3000, 3000))
+    a = _ellipse_alpha(3000, 3000)
+    classify(rgb, a)  # warm-up (detector session, if any)
+    t = time.perf_counter()
+    classify(rgb, a)
+    assert time.perf_counter() - t < 0.5
