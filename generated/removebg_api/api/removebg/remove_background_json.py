@@ -1,0 +1,315 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error import Error
+from ...models.openbg_forced_status import (
+    OpenbgForcedStatus,
+)
+from ...models.remove_bg_form import RemoveBgForm
+from ...models.remove_bg_json import RemoveBgJson
+from ...models.remove_bg_json_response import RemoveBgJsonResponse
+from ...models.remove_bg_multipart import RemoveBgMultipart
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: RemoveBgMultipart | RemoveBgForm | RemoveBgJson | Unset = UNSET,
+    x_openbg_force_status: OpenbgForcedStatus | Unset = UNSET,
+    x_openbg_retry_after: int | Unset = UNSET,
+    x_openbg_latency_ms: int | Unset = UNSET,
+    x_openbg_force_empty_balance: bool | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_openbg_force_status, Unset):
+        headers["X-Openbg-Force-Status"] = str(x_openbg_force_status)
+
+    if not isinstance(x_openbg_retry_after, Unset):
+        headers["X-Openbg-Retry-After"] = str(x_openbg_retry_after)
+
+    if not isinstance(x_openbg_latency_ms, Unset):
+        headers["X-Openbg-Latency-Ms"] = str(x_openbg_latency_ms)
+
+    if not isinstance(x_openbg_force_empty_balance, Unset):
+        headers["X-Openbg-Force-Empty-Balance"] = (
+            "true" if x_openbg_force_empty_balance else "false"
+        )
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/removebg.json",
+    }
+
+    if isinstance(body, RemoveBgMultipart):
+        _kwargs["files"] = body.to_multipart()
+
+        headers["Content-Type"] = "multipart/form-data; boundary=+++"
+    if isinstance(body, RemoveBgForm):
+        _kwargs["data"] = body.to_dict()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if isinstance(body, RemoveBgJson):
+        _kwargs["json"] = body.to_dict()
+
+        headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Error | RemoveBgJsonResponse | None:
+    if response.status_code == 200:
+        response_200 = RemoveBgJsonResponse.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 402:
+        response_402 = Error.from_dict(response.json())
+
+        return response_402
+
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 413:
+        response_413 = Error.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = Error.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = Error.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = Error.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Error.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Error | RemoveBgJsonResponse]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RemoveBgMultipart | RemoveBgForm | RemoveBgJson | Unset = UNSET,
+    x_openbg_force_status: OpenbgForcedStatus | Unset = UNSET,
+    x_openbg_retry_after: int | Unset = UNSET,
+    x_openbg_latency_ms: int | Unset = UNSET,
+    x_openbg_force_empty_balance: bool | Unset = UNSET,
+) -> Response[Error | RemoveBgJsonResponse]:
+    """Remove the background of an image (legacy JSON endpoint)
+
+     Legacy alias of `POST /removebg` from before January 2019 that always answers in
+    JSON mode, whatever the `Accept` header says. Same fields, credits, limits and
+    errors as `POST /removebg`. New clients use `POST /removebg` with
+    `Accept: application/json`.
+
+    Args:
+        x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
+            told to answer (with `--test-controls`).
+        x_openbg_retry_after (int | Unset):
+        x_openbg_latency_ms (int | Unset):
+        x_openbg_force_empty_balance (bool | Unset):
+        body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
+            that carries files).
+        body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
+        body (RemoveBgJson): `POST /removebg` as `application/json`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | RemoveBgJsonResponse]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_openbg_force_status=x_openbg_force_status,
+        x_openbg_retry_after=x_openbg_retry_after,
+        x_openbg_latency_ms=x_openbg_latency_ms,
+        x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RemoveBgMultipart | RemoveBgForm | RemoveBgJson | Unset = UNSET,
+    x_openbg_force_status: OpenbgForcedStatus | Unset = UNSET,
+    x_openbg_retry_after: int | Unset = UNSET,
+    x_openbg_latency_ms: int | Unset = UNSET,
+    x_openbg_force_empty_balance: bool | Unset = UNSET,
+) -> Error | RemoveBgJsonResponse | None:
+    """Remove the background of an image (legacy JSON endpoint)
+
+     Legacy alias of `POST /removebg` from before January 2019 that always answers in
+    JSON mode, whatever the `Accept` header says. Same fields, credits, limits and
+    errors as `POST /removebg`. New clients use `POST /removebg` with
+    `Accept: application/json`.
+
+    Args:
+        x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
+            told to answer (with `--test-controls`).
+        x_openbg_retry_after (int | Unset):
+        x_openbg_latency_ms (int | Unset):
+        x_openbg_force_empty_balance (bool | Unset):
+        body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
+            that carries files).
+        body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
+        body (RemoveBgJson): `POST /removebg` as `application/json`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | RemoveBgJsonResponse
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        x_openbg_force_status=x_openbg_force_status,
+        x_openbg_retry_after=x_openbg_retry_after,
+        x_openbg_latency_ms=x_openbg_latency_ms,
+        x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RemoveBgMultipart | RemoveBgForm | RemoveBgJson | Unset = UNSET,
+    x_openbg_force_status: OpenbgForcedStatus | Unset = UNSET,
+    x_openbg_retry_after: int | Unset = UNSET,
+    x_openbg_latency_ms: int | Unset = UNSET,
+    x_openbg_force_empty_balance: bool | Unset = UNSET,
+) -> Response[Error | RemoveBgJsonResponse]:
+    """Remove the background of an image (legacy JSON endpoint)
+
+     Legacy alias of `POST /removebg` from before January 2019 that always answers in
+    JSON mode, whatever the `Accept` header says. Same fields, credits, limits and
+    errors as `POST /removebg`. New clients use `POST /removebg` with
+    `Accept: application/json`.
+
+    Args:
+        x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
+            told to answer (with `--test-controls`).
+        x_openbg_retry_after (int | Unset):
+        x_openbg_latency_ms (int | Unset):
+        x_openbg_force_empty_balance (bool | Unset):
+        body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
+            that carries files).
+        body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
+        body (RemoveBgJson): `POST /removebg` as `application/json`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Error | RemoveBgJsonResponse]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_openbg_force_status=x_openbg_force_status,
+        x_openbg_retry_after=x_openbg_retry_after,
+        x_openbg_latency_ms=x_openbg_latency_ms,
+        x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: RemoveBgMultipart | RemoveBgForm | RemoveBgJson | Unset = UNSET,
+    x_openbg_force_status: OpenbgForcedStatus | Unset = UNSET,
+    x_openbg_retry_after: int | Unset = UNSET,
+    x_openbg_latency_ms: int | Unset = UNSET,
+    x_openbg_force_empty_balance: bool | Unset = UNSET,
+) -> Error | RemoveBgJsonResponse | None:
+    """Remove the background of an image (legacy JSON endpoint)
+
+     Legacy alias of `POST /removebg` from before January 2019 that always answers in
+    JSON mode, whatever the `Accept` header says. Same fields, credits, limits and
+    errors as `POST /removebg`. New clients use `POST /removebg` with
+    `Accept: application/json`.
+
+    Args:
+        x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
+            told to answer (with `--test-controls`).
+        x_openbg_retry_after (int | Unset):
+        x_openbg_latency_ms (int | Unset):
+        x_openbg_force_empty_balance (bool | Unset):
+        body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
+            that carries files).
+        body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
+        body (RemoveBgJson): `POST /removebg` as `application/json`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Error | RemoveBgJsonResponse
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            x_openbg_force_status=x_openbg_force_status,
+            x_openbg_retry_after=x_openbg_retry_after,
+            x_openbg_latency_ms=x_openbg_latency_ms,
+            x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        )
+    ).parsed
