@@ -1,0 +1,113 @@
+"""Synthetic tests for openbg_emulator.pipeline.matting (no model needed)."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from openbg_emulator.pipeline import matting
+
+QUALITIES = ("fast", "balanced", "best")
+
+
+def _disc_scene(h: int = 600, w: int = 800, seed: int = 0, blur: float = 1.5):
+    """A red disc (soft edge) over a green/blue textured background; returns rgb, true alpha, fg colour."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx, rad = h * 0.5, w * 0.5, min(h, w) * 0.3
+    d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2) - rad
+    alpha = np.clip(0.5 - d / (2 * blur), 0, 1).astype(np.float32)
+    tex = rng.random((h // 8 + 1, w // 8 + 1)).astype(np.float32)
+    tex = cv2.resize(tex, (w, h), interpolation=cv2.INTER_CUBIC)[:h, :w]
+    bg = np.stack([0.1 + 0.2 * tex, 0.6 + 0.3 * tex, 0.5 - 0.3 * tex], axis=2)
+    fg = np.empty((h, w, 3), np.float32)
+    fg[...] = (0.85, 0.15, 0.1)
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    rgb = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    return rgb, alpha, fg
+
+
+def _low(alpha: np.ndarray, size: int = 256) -> np.ndarray:
+    return cv2.resize(alpha, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("quality", QUALITIES)
+def test_shapes_and_dtypes(quality):
+    rgb, alpha, _ = _disc_scene(123, 211)
+    up = matting.upsample_alpha(rgb, _low(alpha, 64), quality)
+    assert up.shape == (123, 211) and up.dtype == np.float32
+    assert 0.0 <= up.min() and up.max() <= 1.0
+    ref = matting.refine_alpha(rgb, up, quality)
+    assert ref.shape == (123, 211) and ref.dtype == np.float32
+    assert 0.0 <= ref.min() and ref.max() <= 1.0
+    fg = matting.estimate_foreground(rgb, ref)
+    assert fg.shape == (123, 211, 3) and fg.dtype == np.uint8
+
+
+def test_model_input_output_roundtrip():
+    rgb, alpha, _ = _disc_scene(300, 500)
+    x, meta = matting.model_input(rgb, "balanced")
+    assert x.shape == (1, 3, 1024, 1024) and x.dtype == np.float32
+    assert -0.5 <= x.min() and x.max() <= 0.5
+    fake = cv2.resize(alpha, (1024, 1024)) * 1.2 - 0.1  # out-of-range like a raw model output
+    a = matting.model_output(fake[None, None], meta)
+    assert a.dtype == np.float32 and 0.0 <= a.min() and a.max() <= 1.0
+    up = matting.upsample_alpha(rgb, a, "fast")
+    assert up.shape == (300, 500)
+
+
+def test_quality_is_checked():
+    rgb, alpha, _ = _disc_scene(50, 50)
+    with pytest.raises(ValueError):
+        matting.upsample_alpha(rgb, alpha, "ultra")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("quality", ("balanced", "best"))
+def test_edge_aware_upsampling_beats_bilinear(quality):
+    rgb, alpha, _ = _disc_scene(1200, 1600, blur=1.0)
+    low = _low(alpha, 256)  # the model sees ~6× fewer pixels per side
+    bil = matting.upsample_alpha(rgb, low, "fast")
+    ref = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, low, quality), quality)
+    band = np.abs(cv2.resize(low, (1600, 1200)) - 0.5) < 0.49
+    err_bil = np.abs(bil - alpha)[band].mean()
+    err_ref = np.abs(ref - alpha)[band].mean()
+    assert err_ref < 0.7 * err_bil, (err_ref, err_bil)
+
+
+def test_foreground_removes_background_tint():
+    rgb, alpha, fg = _disc_scene(400, 500, blur=3.0)
+    band = (alpha > 0.1) & (alpha < 0.9)
+    est = matting.estimate_foreground(rgb, alpha).astype(np.float32) / 255
+    raw_err = np.abs(rgb.astype(np.float32) / 255 - fg)[band].mean()
+    est_err = np.abs(est - fg)[band].mean()
+    assert est_err < 0.5 * raw_err, (est_err, raw_err)
+    # opaque pixels keep the image colour exactly
+    assert np.array_equal(matting.estimate_foreground(rgb, alpha)[alpha >= 1], rgb[alpha >= 1])
+
+
+def test_harden_alpha():
+    a = np.array([[0.0, 0.3, 0.45, 0.5, 0.55, 0.7, 1.0]], np.float32)
+    h = matting.harden_alpha(a)
+    assert h[0, 0] == 0 and h[0, 1] == 0 and h[0, -2] == 1 and h[0, -1] == 1
+    assert h[0, 3] == pytest.approx(0.5)
+
+
+def test_25mp_within_time_and_memory():
+    h, w = 4320, 5784  # ~25 MP
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[..., 1] = 180
+    yy, xx = np.ogrid[0:h, 0:w]
+    disc = ((yy - h / 2) ** 2 + (xx - w / 2) ** 2) < (0.3 * h) ** 2
+    rgb[disc] = (200, 40, 30)
+    low = cv2.resize(disc.astype(np.float32), (1024, 1024), interpolation=cv2.INTER_AREA)
+    t0 = time.perf_counter()
+    a = matting.upsample_alpha(rgb, low, "balanced")
+    a = matting.refine_alpha(rgb, a, "balanced")
+    fg = matting.estimate_foreground(rgb, a)
+    dt = time.perf_counter() - t0
+    assert a.shape == (h, w) and fg.shape == (h, w, 3)
+    assert ((a > 0.5) == disc).mean() > 0.999
+    assert dt < 20, dt
