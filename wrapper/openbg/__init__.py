@@ -10,6 +10,19 @@ Three lines cut out a photo::
 from __future__ import annotations
 
 from ._retry import RetryPolicy
+from .client import (
+    DEFAULT_BASE_URL,
+    AsyncRemoveBg,
+    Channels,
+    Format,
+    Quality,
+    RemoveBg,
+    ShadowOpacity,
+    ShadowType,
+    Size,
+    SubjectType,
+    TypeLevel,
+)
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -29,21 +42,32 @@ from .zipcompose import zip2png, zip_to_pil
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "Account",
+    "AsyncRemoveBg",
     "AuthenticationError",
     "BadRequestError",
+    "Channels",
     "Credits",
     "Foreground",
+    "Format",
     "InsufficientCreditsError",
     "PaymentRequiredError",
+    "Quality",
     "RateLimit",
     "RateLimitError",
+    "RemoveBg",
     "RemoveBgConnectionError",
     "RemoveBgError",
     "RemoveBgTimeoutError",
     "Result",
     "RetryPolicy",
     "ServerError",
+    "ShadowOpacity",
+    "ShadowType",
+    "Size",
+    "SubjectType",
+    "TypeLevel",
     "UnexpectedStatusError",
     "ZipCompositionError",
     "__version__",

@@ -1,0 +1,225 @@
+"""The one place that talks to the generated client ``removebg_api`` (internal).
+
+Gaps of the generated code, and how they are bridged with what it offers:
+
+* Its ``_parse_response`` decodes every documented error status as JSON, so a
+  non-JSON error body (an HTML page from a proxy, garbage) raises inside
+  ``sync_detailed`` and the response is lost. An httpx response event hook, passed
+  through the generated ``Client``'s ``httpx_args``, records each response in a
+  per-call (context-local) slot, so the wrapper can still report status, headers
+  and body ("Unable to parse response").
+* Emulation controls that the spec does not model (``X-Openbg-Fail-Times``,
+  ``X-Openbg-Client-Token``) and any other extra header go in the client-wide
+  ``headers``; per-call headers would need ``with_headers``, which mutates the shared
+  httpx client, so the wrapper does not use it.
+* Multipart booleans: the generated ``to_multipart`` writes ``str(value)``; the wrapper
+  fills the model with the strings ``"true"``/``"false"`` (what remove.bg's own clients
+  send) instead of Python booleans (which would go out as ``True``/``False``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from removebg_api import AuthenticatedClient
+from removebg_api.api.account import get_account
+from removebg_api.api.improve import submit_improvement
+from removebg_api.api.removebg import remove_background
+from removebg_api.models.improve_multipart import ImproveMultipart
+from removebg_api.models.remove_bg_multipart import RemoveBgMultipart
+from removebg_api.types import File, Response
+
+from ._inputs import Source
+
+_current: ContextVar[list[httpx.Response] | None] = ContextVar("openbg_responses", default=None)
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """Status, headers and body of one HTTP response."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def _record(response: httpx.Response) -> None:
+    slot = _current.get()
+    if slot is not None:
+        slot.append(response)
+
+
+def _sync_hook(response: httpx.Response) -> None:
+    _record(response)
+
+
+async def _async_hook(response: httpx.Response) -> None:
+    _record(response)
+
+
+def make_client(
+    *, base_url: str, api_key: str, timeout: httpx.Timeout, headers: dict[str, str], verify_ssl: bool,
+    asynchronous: bool,
+) -> AuthenticatedClient:
+    """The generated client, authenticating with ``X-Api-Key`` (remove.bg's scheme)."""
+    hook: Any = _async_hook if asynchronous else _sync_hook
+    return AuthenticatedClient(
+        base_url=base_url,
+        token=api_key,
+        prefix="",
+        auth_header_name="X-Api-Key",
+        timeout=timeout,
+        headers=headers,
+        verify_ssl=verify_ssl,
+        httpx_args={"event_hooks": {"response": [hook]}},
+    )
+
+
+def close_sync(client: AuthenticatedClient) -> None:
+    """Close the generated client's sync httpx client, if it was opened."""
+    client.__exit__(None, None, None)
+
+
+async def close_async(client: AuthenticatedClient) -> None:
+    """Close the generated client's async httpx client, if it was opened."""
+    await client.__aexit__(None, None, None)
+
+
+def _raw(resp: Response[Any]) -> RawResponse:
+    return RawResponse(int(resp.status_code), _lower(resp.headers), resp.content)
+
+
+def _lower(headers: MutableMapping[str, str] | httpx.Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _from_slot(slot: list[httpx.Response], exc: Exception) -> RawResponse:
+    """The recorded response after the generated parser failed on its body."""
+    if not slot:
+        raise exc
+    r = slot[-1]
+    return RawResponse(r.status_code, _lower(r.headers), r.content)
+
+
+def _file(src: Source) -> File:
+    assert src.data is not None
+    return File(payload=io.BytesIO(src.data), file_name=src.filename, mime_type=src.mime_type)
+
+
+def removebg_body(src: Source, bg: Source | None, fields: Mapping[str, str]) -> RemoveBgMultipart:
+    """A fresh generated multipart body (file payloads are streams, so one per attempt)."""
+    wire: dict[str, Any] = dict(fields)
+    if src.url is not None:
+        wire["image_url"] = src.url
+    elif src.b64 is not None:
+        wire["image_file_b64"] = src.b64
+    if bg is not None and bg.url is not None:
+        wire["bg_image_url"] = bg.url
+    try:
+        body = RemoveBgMultipart.from_dict(wire)
+    except TypeError as exc:  # the generated enum checks
+        raise ValueError(str(exc)) from None
+    if src.data is not None:
+        body.image_file = _file(src)
+    if bg is not None and bg.data is not None:
+        body.bg_image_file = _file(bg)
+    return body
+
+
+def improve_body(src: Source, image_filename: str | None, tag: str | None) -> ImproveMultipart:
+    """A fresh generated multipart body for ``POST /improve``."""
+    body = ImproveMultipart()
+    if src.data is not None:
+        body.image_file = _file(src)
+    elif src.url is not None:
+        body.image_url = src.url
+    elif src.b64 is not None:
+        body.image_file_b64 = src.b64
+    if image_filename is not None:
+        body.image_filename = image_filename
+    if tag is not None:
+        body.tag = tag
+    return body
+
+
+def removebg_sync(client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]) -> RawResponse:
+    """``POST /removebg`` through ``remove_background.sync_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(remove_background.sync_detailed(client=client, body=removebg_body(src, bg, fields)))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+async def removebg_async(
+    client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]
+) -> RawResponse:
+    """``POST /removebg`` through ``remove_background.asyncio_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(await remove_background.asyncio_detailed(client=client, body=removebg_body(src, bg, fields)))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+def account_sync(client: AuthenticatedClient) -> RawResponse:
+    """``GET /account`` through ``get_account.sync_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(get_account.sync_detailed(client=client))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+async def account_async(client: AuthenticatedClient) -> RawResponse:
+    """``GET /account`` through ``get_account.asyncio_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(await get_account.asyncio_detailed(client=client))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+def improve_sync(client: AuthenticatedClient, src: Source, image_filename: str | None, tag: str | None) -> RawResponse:
+    """``POST /improve`` through ``submit_improvement.sync_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(submit_improvement.sync_detailed(client=client, body=improve_body(src, image_filename, tag)))
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+async def improve_async(
+    client: AuthenticatedClient, src: Source, image_filename: str | None, tag: str | None
+) -> RawResponse:
+    """``POST /improve`` through ``submit_improvement.asyncio_detailed``."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(
+            await submit_improvement.asyncio_detailed(client=client, body=improve_body(src, image_filename, tag))
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
