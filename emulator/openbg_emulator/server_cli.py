@@ -1,0 +1,141 @@
+"""``openbg serve`` and ``openbg keys ...`` (click). Also runnable as ``python -m openbg_emulator.server_cli``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from openbg_emulator.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
+    from openbg_emulator.service import open_accounts
+
+    return open_accounts(settings)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Engine worker threads (default OPENBG_WORKERS, 2).")
+@click.option("--queue", type=click.IntRange(0, 100000), default=None,
+              help="Requests that may wait for a worker before 503 server_busy (default OPENBG_QUEUE, 16).")
+@click.option("--test-controls", is_flag=True, default=False,
+              help="Honour the X-Openbg-* emulation-control headers (also OPENBG_TEST_CONTROLS=1).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host: str, port: int, workers: int | None, queue: int | None, test_controls: bool, log_level: str) -> None:
+    """Serve the remove.bg API v1.0 emulator (one process; state in SQLite under OPENBG_STATE_DIR)."""
+    import uvicorn
+
+    from openbg_emulator.service import create_app
+
+    settings = _settings()
+    changes: dict[str, object] = {}
+    if workers is not None:
+        changes["workers"] = workers
+    if queue is not None:
+        changes["queue"] = queue
+    if test_controls:
+        changes["test_controls"] = True
+    if changes:
+        settings = settings.with_(**changes)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    accounts = _accounts(settings)
+    if accounts.count_keys() == 0:
+        key, info = accounts.create_key("default", credits=100)
+        click.echo(
+            "openbg: first start — created API key 'default' "
+            f"(id {info.id}, 100 credits, {info.free_calls} free calls a month).\n"
+            "openbg: it is shown only this once; keep it (list keys with `openbg keys list`):\n"
+            f"\n    {key}\n"
+        )
+    click.echo(f"openbg: state in {settings.resolved_state_dir}; "
+               f"test controls {'ON' if settings.test_controls else 'off'}; "
+               f"API at http://{host}:{port}/v1.0", err=True)
+    sys.stdout.flush()
+    app = create_app(settings, accounts)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60,
+                server_header=False, proxy_headers=False)
+
+
+@click.group()
+def keys() -> None:
+    """Manage the emulator's API keys (stored hashed in OPENBG_STATE_DIR)."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="A label for the key.")
+@click.option("--credits", "credits_", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Initial credit balance.")
+@click.option("--free-calls", type=click.IntRange(min=0), default=None,
+              help="Free preview calls per month (default OPENBG_FREE_CALLS, 50).")
+@click.option("--rate-limit", type=click.IntRange(min=0), default=None,
+              help="Megapixel images per window (default OPENBG_RATE_LIMIT, 500).")
+def keys_create(name: str, credits_: float, free_calls: int | None, rate_limit: int | None) -> None:
+    """Create a key and print it (the last line of stdout is the key alone; it is not stored)."""
+    acc = _accounts(_settings())
+    key, info = acc.create_key(name, credits=credits_, free_calls=free_calls, rate_limit=rate_limit)
+    click.echo(f"created key {info.id} '{info.name}': {info.credits:g} credits, "
+               f"{info.free_calls} free calls/month, rate limit {info.rate_limit}")
+    click.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (no secrets: id, name, the key's first characters, balance, limits)."""
+    acc = _accounts(_settings())
+    rows = acc.list_keys()
+    click.echo(f"{'ID':<14} {'NAME':<20} {'KEY':<12} {'CREDITS':>10} {'FREE':>9} {'RATE':>6}  {'CREATED':<25} STATUS")
+    for k in rows:
+        click.echo(f"{k.id:<14} {k.name[:20]:<20} {k.key_hint + '…':<12} {k.credits:>10g} "
+                   f"{f'{k.free_calls_left}/{k.free_calls}':>9} {k.rate_limit:>6}  {k.created_at:<25} "
+                   f"{'revoked' if k.revoked else 'active'}")
+
+
+@keys.command("revoke")
+@click.argument("key_or_id")
+def keys_revoke(key_or_id: str) -> None:
+    """Revoke a key (by key or id); takes effect on the next request."""
+    acc = _accounts(_settings())
+    info = acc.revoke(key_or_id)
+    if info is None:
+        raise click.ClickException("no such key")
+    click.echo(f"revoked {info.id} '{info.name}'")
+
+
+@keys.command("credit")
+@click.argument("key_or_id")
+@click.argument("amount", type=float)
+def keys_credit(key_or_id: str, amount: float) -> None:
+    """Add AMOUNT credits (negative to remove) to a key, with a ledger row."""
+    acc = _accounts(_settings())
+    try:
+        info = acc.credit(key_or_id, amount)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    if info is None:
+        raise click.ClickException("no such key")
+    click.echo(f"{info.id} '{info.name}': balance {info.credits:g} credits")
+
+
+@click.group()
+def _main() -> None:
+    """Emulator server commands."""
+
+
+_main.add_command(serve)
+_main.add_command(keys)
+
+if __name__ == "__main__":
+    _main()

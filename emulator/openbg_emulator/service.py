@@ -1,0 +1,847 @@
+"""The emulator's HTTP service (Starlette): remove.bg API v1.0 on top of the engine and the accounts.
+
+Per /removebg request: auth → parse (multipart / urlencoded / JSON) → fetch URLs → ``engine.probe`` →
+rate limit → credits check (``engine.quote``) → ``engine.remove`` in the worker pool → atomic charge →
+binary or JSON response with every ``X-*`` header of the spec. Every error is answered in the remove.bg
+error shape ``{"errors":[{title, code, detail}]}``, with CORS and (after auth) rate-limit headers.
+
+Emulation controls (``X-Openbg-*`` request headers) are honoured only when the server runs with
+``--test-controls`` / ``OPENBG_TEST_CONTROLS=1``; see docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+from urllib.parse import parse_qsl
+
+import anyio
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openbg_emulator import urlfetch
+from openbg_emulator.accounts import Accounts, ImproveLimit, InsufficientCredits, KeyInfo, RateState
+from openbg_emulator.errors import ApiError
+from openbg_emulator.settings import Settings
+
+log = logging.getLogger("openbg.emulator")
+
+JSON_TYPE = "application/json; charset=utf-8"
+EXPOSED_HEADERS = (
+    "X-Type, X-Width, X-Height, X-Credits-Charged, X-Foreground-Top, X-Foreground-Left, "
+    "X-Foreground-Width, X-Foreground-Height, X-Max-Width, X-Max-Height, X-RateLimit-Limit, "
+    "X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id"
+)
+ALLOWED_HEADERS = (
+    "X-API-Key, Accept, Content-Type, Authorization, X-Openbg-Force-Status, X-Openbg-Retry-After, "
+    "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token"
+)
+MAX_LATENCY_MS = 10_000
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+# ----------------------------------------------------------------------------- small helpers
+def fmt_credits(c: float) -> str:
+    """0.25 → "0.25", 1 → "1", 0 → "0"."""
+    if float(c).is_integer():
+        return str(int(c))
+    return f"{c:.4f}".rstrip("0").rstrip(".")
+
+
+def error_response(err: ApiError, headers: Mapping[str, str] | None = None) -> Response:
+    h = dict(headers or {})
+    h.update(err.headers or {})
+    return Response(
+        json.dumps(err.body(), separators=(",", ":")),
+        status_code=err.status or 400,
+        headers=h,
+        media_type=JSON_TYPE,
+    )
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=dict(headers or {}),
+                    media_type=JSON_TYPE)
+
+
+def wants_json(accept: str | None) -> bool:
+    """True when the Accept header names application/json (with q > 0)."""
+    if not accept:
+        return False
+    for item in accept.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        if parts[0].lower() != "application/json":
+            continue
+        q = 1.0
+        for p in parts[1:]:
+            if p.lower().startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 1.0
+        if q > 0:
+            return True
+    return False
+
+
+def rate_headers(rs: RateState) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(rs.limit),
+        "X-RateLimit-Remaining": str(rs.remaining),
+        "X-RateLimit-Reset": str(rs.reset),
+    }
+
+
+def openapi_text() -> str | None:
+    """The hand-written openapi.yaml: packaged (``openbg_emulator/openapi.yaml``, a symlink to the repo root
+    file, so editable installs serve the live file and wheels a copy), else the repo root."""
+    try:
+        res = resources.files("openbg_emulator") / "openapi.yaml"
+        if res.is_file():
+            return res.read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError):
+        pass
+    repo = Path(__file__).resolve().parents[2] / "openapi.yaml"
+    try:
+        return repo.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------- worker pool
+class WorkerPool:
+    """Engine calls off the event loop: ``workers`` threads, at most ``queue`` more waiting; beyond that
+    :meth:`run` fails at once with 503 ``server_busy``."""
+
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = max(1, workers)
+        self.capacity = self.workers + max(0, queue)
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="openbg-engine")
+        self._inflight = 0
+        self._lock = threading.Lock()
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def _release(self, _f: object = None) -> None:
+        with self._lock:
+            self._inflight -= 1
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._inflight >= self.capacity:
+                raise ApiError("server_busy", status=503, headers={"Retry-After": "1"})
+            self._inflight += 1
+        try:
+            fut: Future[Any] = self.executor.submit(partial(fn, *args, **kwargs))
+        except BaseException:
+            self._release()
+            raise
+        fut.add_done_callback(self._release)  # counts until the thread really finishes
+        return await asyncio.wrap_future(fut)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+# ----------------------------------------------------------------------------- request bodies
+class _FileTooLarge(Exception):
+    pass
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _CappedMultipart(MultiPartParser):
+    """Starlette's multipart parser with a per-file byte cap enforced while streaming."""
+
+    spool_max_size = 1024 * 1024
+
+    def __init__(self, headers: Headers, stream: Any, *, max_file: int, max_part: int) -> None:
+        super().__init__(headers, stream, max_files=16, max_fields=1000, max_part_size=max_part)
+        self.max_file = max_file
+        self._file_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self._file_bytes = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current_part.file is not None:
+            self._file_bytes += end - start
+            if self._file_bytes > self.max_file:
+                raise _FileTooLarge()
+        super().on_part_data(data, start, end)
+
+
+@dataclass
+class Limits:
+    max_file: int
+    max_body: int
+    max_field: int
+
+
+async def _capped_stream(request: Request, cap: int) -> Any:
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > cap:
+            raise _BodyTooLarge()
+        yield chunk
+
+
+async def _read_body(request: Request, cap: int) -> bytes:
+    buf = bytearray()
+    async for chunk in _capped_stream(request, cap):
+        buf.extend(chunk)
+    return bytes(buf)
+
+
+def _put(fields: dict[str, object], name: str, value: object) -> None:
+    # Repeated fields: the first non-empty value wins (empty values mean absent anyway).
+    if name in fields and fields[name] not in ("", b"", None):
+        return
+    fields[name] = value
+
+
+async def read_fields(request: Request, limits: Limits) -> dict[str, object]:
+    """The request's fields as a flat dict: str / bytes (file parts) / JSON values.
+
+    Raises ApiError: 400 invalid_request (malformed body), 400 file_too_large, 413 payload_too_large,
+    415 unsupported_media_type.
+    """
+    cl = request.headers.get("content-length")
+    if cl is not None:
+        try:
+            n = int(cl)
+        except ValueError:
+            raise ApiError("invalid_request", detail="Content-Length is not a number") from None
+        if n > limits.max_body:
+            raise ApiError("payload_too_large", status=413,
+                           detail=f"Request body exceeds the limit of {limits.max_body} bytes")
+    ctype = request.headers.get("content-type", "")
+    mtype = ctype.split(";", 1)[0].strip().lower()
+    try:
+        if mtype == "multipart/form-data":
+            parser = _CappedMultipart(request.headers, _capped_stream(request, limits.max_body),
+                                      max_file=limits.max_file, max_part=limits.max_field)
+            try:
+                form = await parser.parse()
+            except MultiPartException as e:
+                raise ApiError("invalid_request", detail=f"Malformed multipart body: {e.message}") from None
+            except (ValueError, KeyError, UnicodeError) as e:
+                raise ApiError("invalid_request", detail=f"Malformed multipart body: {e}") from None
+            fields: dict[str, object] = {}
+            try:
+                for name, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        data = await value.read()
+                        _put(fields, name, bytes(data))
+                    else:
+                        _put(fields, name, value)
+            finally:
+                await form.close()
+            return fields
+        if mtype == "application/x-www-form-urlencoded":
+            body = await _read_body(request, limits.max_body)
+            try:
+                text = body.decode("utf-8")
+                pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
+                                  max_num_fields=1000)
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ApiError("invalid_request", detail=f"Malformed form body: {e}") from None
+            fields = {}
+            for name, value in pairs:
+                _put(fields, name, value)
+            return fields
+        if mtype == "application/json" or (mtype.startswith("application/") and mtype.endswith("+json")):
+            body = await _read_body(request, limits.max_body)
+            if not body.strip():
+                return {}
+            try:
+                obj = json.loads(body.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ApiError("invalid_request", detail="The JSON body is not valid UTF-8") from None
+            except (ValueError, RecursionError) as e:
+                raise ApiError("invalid_request", detail=f"The body is not valid JSON: {e}") from None
+            if not isinstance(obj, dict):
+                raise ApiError("invalid_request", detail="The JSON body must be an object")
+            return {str(k): v for k, v in obj.items() if v is not None}
+        if mtype == "":
+            body = await _read_body(request, limits.max_body)
+            if not body:
+                return {}
+        raise ApiError(
+            "unsupported_media_type", status=415,
+            detail=f"Content-Type {mtype or '(none)'!s} is not supported; use multipart/form-data, "
+                   "application/x-www-form-urlencoded or application/json",
+        )
+    except _FileTooLarge:
+        raise ApiError("file_too_large", detail=f"File exceeds limit of {limits.max_file // (1024 * 1024)}MB") from None
+    except _BodyTooLarge:
+        raise ApiError("payload_too_large", status=413,
+                       detail=f"Request body exceeds the limit of {limits.max_body} bytes") from None
+
+
+def _absent(v: object) -> bool:
+    return v is None or v == "" or v == b""
+
+
+def decode_b64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ApiError("failed_to_read_image", detail="image_file_b64 must be a string")
+    text = value.strip()
+    m = re.match(r"data:[^,]*;base64,", text, re.IGNORECASE)
+    if m:
+        text = text[m.end():]
+    text = re.sub(r"\s+", "", text)
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            data = base64.urlsafe_b64decode(text)
+        except (binascii.Error, ValueError):
+            raise ApiError("failed_to_read_image", detail="image_file_b64 is not valid base64") from None
+    if not data:
+        raise ApiError("failed_to_read_image", detail="image_file_b64 holds no data")
+    return data
+
+
+# ----------------------------------------------------------------------------- emulation controls
+@dataclass
+class Controls:
+    force_status: int | None = None
+    retry_after: int = 1
+    latency_ms: int = 0
+    empty_balance: bool = False
+    fail_times: int | None = None
+    client_token: str = ""
+
+
+def _parse_controls(headers: Headers) -> Controls:
+    c = Controls()
+
+    def as_int(name: str, lo: int, hi: int) -> int | None:
+        v = headers.get(name)
+        if v is None or v.strip() == "":
+            return None
+        try:
+            n = int(v.strip())
+        except ValueError:
+            raise ApiError("invalid_request", detail=f"{name} must be an integer") from None
+        if not lo <= n <= hi:
+            raise ApiError("invalid_request", detail=f"{name} must be between {lo} and {hi}")
+        return n
+
+    fs = as_int("x-openbg-force-status", 400, 599)
+    if fs is not None and fs not in (402, 429, 500, 502, 503):
+        raise ApiError("invalid_request", detail="X-Openbg-Force-Status must be 402, 429, 500, 502 or 503")
+    c.force_status = fs
+    c.retry_after = as_int("x-openbg-retry-after", 1, 86400) or 1
+    c.latency_ms = as_int("x-openbg-latency-ms", 0, 10**9) or 0
+    c.latency_ms = min(c.latency_ms, MAX_LATENCY_MS)
+    eb = (headers.get("x-openbg-force-empty-balance") or "").strip().lower()
+    c.empty_balance = eb in ("1", "true", "yes", "on")
+    c.fail_times = as_int("x-openbg-fail-times", 0, 1000)
+    c.client_token = (headers.get("x-openbg-client-token") or "")[:200]
+    return c
+
+
+def forced_error(status: int, retry_after: int) -> ApiError:
+    detail = "Forced by X-Openbg-Force-Status (emulation control)"
+    if status == 429:
+        return ApiError("rate_limit_exceeded", detail=detail, headers={"Retry-After": str(retry_after)})
+    if status == 402:
+        return ApiError("insufficient_credits", detail=detail)
+    if status == 503:
+        return ApiError("server_busy", status=503, detail=detail, headers={"Retry-After": str(retry_after)})
+    if status == 502:
+        return ApiError("bad_gateway", status=502, title="Bad gateway", detail=detail)
+    return ApiError("internal_error", status=500, detail=detail)
+
+
+# ----------------------------------------------------------------------------- the service
+@dataclass
+class Ctx:
+    request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+    key: KeyInfo | None = None
+
+
+class Service:
+    def __init__(self, settings: Settings, accounts: Accounts, engine: Any = None) -> None:
+        self.settings = settings
+        self.accounts = accounts
+        self._engine = engine  # None: import openbg_emulator.engine on first use
+        self.pool = WorkerPool(settings.workers, settings.queue)
+        self.io_limiter = anyio.CapacityLimiter(16)
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        mf = settings.max_upload_bytes
+        b64 = math.ceil(mf * 4 / 3) + 4096
+        self.limits = Limits(max_file=mf, max_body=2 * b64 + (1 << 20), max_field=b64 + 65536)
+        self._fail_counts: dict[tuple[str, str, int], int] = {}
+        self._fail_lock = threading.Lock()
+        self._remove_takes_settings: bool | None = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from openbg_emulator import engine as engine_mod
+
+            self._engine = engine_mod
+        return self._engine
+
+    def remove_kwargs(self) -> dict[str, Any]:
+        if self._remove_takes_settings is None:
+            try:
+                self._remove_takes_settings = "settings" in inspect.signature(self.engine.remove).parameters
+            except (TypeError, ValueError, AttributeError):
+                self._remove_takes_settings = False
+        return {"settings": self.settings} if self._remove_takes_settings else {}
+
+    # ---------------------------------------------------------------- lifecycle
+    def load_model(self) -> None:
+        try:
+            warm = getattr(self.engine, "warmup", None)
+            if callable(warm):
+                try:
+                    warm(settings=self.settings)
+                except TypeError:
+                    warm()
+            else:
+                from openbg_emulator import models
+
+                models.get_segmenter(settings=self.settings)
+            self.ready.set()
+            log.info("model loaded; ready")
+        except Exception as e:  # noqa: BLE001 - reported on /readyz and in the log
+            self.load_error = str(e)
+            log.error("model failed to load: %s", e)
+
+    # ---------------------------------------------------------------- plumbing
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.io_limiter)
+
+    async def handle(self, request: Request, body: Callable[[Request, Ctx], Awaitable[Response]]) -> Response:
+        ctx = Ctx(request_id=uuid.uuid4().hex[:16])
+        try:
+            resp = await body(request, ctx)
+        except ApiError as e:
+            resp = error_response(e, ctx.headers)
+        except Exception:  # noqa: BLE001 - any bug becomes a 500 in the error shape; the server keeps going
+            log.exception("request %s %s %s failed", ctx.request_id, request.method, request.url.path)
+            resp = error_response(
+                ApiError("internal_error", status=500,
+                         detail=f"Unexpected server error; request id {ctx.request_id}"),
+                ctx.headers,
+            )
+        resp.headers["X-Request-Id"] = ctx.request_id
+        return resp
+
+    async def authenticate(self, request: Request, ctx: Ctx) -> KeyInfo:
+        key = request.headers.get("x-api-key")
+        if key is None:
+            auth = request.headers.get("authorization", "")
+            scheme, _, token = auth.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                key = token.strip()
+        if key is None or key.strip() == "":
+            raise ApiError("auth_failed", title="Missing API Key", detail="Provide the API key in the X-API-Key header")
+        info = await self._db(self.accounts.authenticate, key.strip())
+        if info is None:
+            raise ApiError("auth_failed", title="API Key invalid")
+        ctx.key = info
+        ctx.headers.update(rate_headers(self.accounts.rate.peek(info.id, info.rate_limit)))
+        return info
+
+    async def controls(self, request: Request, ctx: Ctx) -> Controls:
+        """Apply the emulation controls that act before processing; returns them for the later ones."""
+        if not self.settings.test_controls:
+            return Controls()
+        c = _parse_controls(request.headers)
+        if c.latency_ms:
+            await asyncio.sleep(c.latency_ms / 1000)
+        assert ctx.key is not None
+        if c.fail_times is not None:
+            status = c.force_status or 503
+            k = (ctx.key.id, c.client_token, c.fail_times)
+            with self._fail_lock:
+                n = self._fail_counts.get(k, 0)
+                self._fail_counts[k] = n + 1
+                if len(self._fail_counts) > 10000:
+                    self._fail_counts.clear()
+            if n < c.fail_times:
+                raise forced_error(status, c.retry_after)
+        elif c.force_status is not None:
+            raise forced_error(c.force_status, c.retry_after)
+        return c
+
+    def consume_rate(self, ctx: Ctx, cost: int) -> None:
+        assert ctx.key is not None
+        rs = self.accounts.rate.consume(ctx.key.id, ctx.key.rate_limit, cost)
+        ctx.headers.update(rate_headers(rs))
+        if not rs.allowed:
+            raise ApiError(
+                "rate_limit_exceeded",
+                detail=f"This request needs {cost} of the {rs.limit} megapixel images per window; "
+                       f"{rs.remaining} left, retry after {rs.retry_after} s",
+                headers={"Retry-After": str(rs.retry_after)},
+            )
+
+    async def fetch(self, url: str, which: str) -> bytes:
+        s = self.settings
+        return await anyio.to_thread.run_sync(
+            partial(urlfetch.fetch, url, which=which, allow_private=s.allow_private_urls,
+                    max_bytes=s.max_upload_bytes, total_timeout=s.fetch_timeout_s),
+            limiter=self.io_limiter,
+        )
+
+    def check_size(self, data: bytes) -> None:
+        if len(data) > self.settings.max_upload_bytes:
+            raise ApiError("file_too_large",
+                           detail=f"File exceeds limit of {self.settings.max_upload_bytes // (1024 * 1024)}MB")
+
+    # ---------------------------------------------------------------- endpoints
+    async def removebg(self, request: Request, ctx: Ctx, force_json: bool = False) -> Response:
+        key = await self.authenticate(request, ctx)
+        controls = await self.controls(request, ctx)
+        fields = await read_fields(request, self.limits)
+        from openbg_emulator.options import parse_options
+
+        options = await anyio.to_thread.run_sync(parse_options, fields, limiter=self.io_limiter)
+        if options.image is not None:
+            data = options.image
+        elif options.image_url is not None:
+            data = await self.fetch(options.image_url, "image")
+        else:  # parse_options guarantees a source; keep the check for safety
+            raise ApiError("missing_source")
+        self.check_size(data)
+        bg = options.bg_image
+        if bg is None and options.bg_image_url is not None:
+            bg = await self.fetch(options.bg_image_url, "bg")
+        if bg is not None:
+            self.check_size(bg)
+        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
+        if bg is not None:
+            await anyio.to_thread.run_sync(self.engine.probe, bg, limiter=self.io_limiter)
+        quote = self.engine.quote(info, options)
+        self.consume_rate(ctx, int(quote.rate_cost))
+        if controls.empty_balance:
+            raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
+        if not await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview)):
+            raise ApiError(
+                "insufficient_credits",
+                detail=f"This request costs {fmt_credits(quote.credits)} credits; the balance is too low "
+                       "and no free calls are left for it",
+            )
+        kwargs: dict[str, Any] = {"bg_image": bg, **self.remove_kwargs()}
+        result = await self.pool.run(self.engine.remove, data, options, **kwargs)
+        preview = float(result.credits) <= 0.25 + 1e-9
+        try:
+            charge = await self._db(self.accounts.charge, key.id, float(result.credits), preview, ctx.request_id)
+        except InsufficientCredits:
+            raise ApiError("insufficient_credits",
+                           detail="The balance was used up by concurrent requests; nothing was charged") from None
+        h = dict(ctx.headers)
+        if result.type:
+            h["X-Type"] = str(result.type)
+        fg = result.foreground
+        h.update({
+            "X-Width": str(int(result.width)),
+            "X-Height": str(int(result.height)),
+            "X-Credits-Charged": fmt_credits(charge.credits),
+            "X-Foreground-Top": str(int(fg.top)),
+            "X-Foreground-Left": str(int(fg.left)),
+            "X-Foreground-Width": str(int(fg.width)),
+            "X-Foreground-Height": str(int(fg.height)),
+            "X-Max-Width": str(int(result.max_width)),
+            "X-Max-Height": str(int(result.max_height)),
+        })
+        if force_json or wants_json(request.headers.get("accept")):
+            body = {"data": {
+                "result_b64": base64.b64encode(result.content).decode("ascii"),
+                "foreground_top": int(fg.top),
+                "foreground_left": int(fg.left),
+                "foreground_width": int(fg.width),
+                "foreground_height": int(fg.height),
+            }}
+            return json_response(body, headers=h)
+        return Response(result.content, headers=h, media_type=result.content_type)
+
+    async def account(self, request: Request, ctx: Ctx) -> Response:
+        key = await self.authenticate(request, ctx)
+        await self.controls(request, ctx)
+        self.consume_rate(ctx, 1)
+        info = await self._db(self.accounts.get, key.id)
+        if info is None:  # revoked and deleted concurrently
+            raise ApiError("auth_failed", title="API Key invalid")
+        total = float(info.credits)
+        body = {"data": {"attributes": {
+            "credits": {"total": total, "subscription": 0.0, "payg": total, "enterprise": 0.0},
+            "api": {"free_calls": int(info.free_calls_left), "sizes": "all"},
+        }}}
+        return json_response(body, headers=ctx.headers)
+
+    async def improve(self, request: Request, ctx: Ctx) -> Response:
+        key = await self.authenticate(request, ctx)
+        await self.controls(request, ctx)
+        fields = await read_fields(request, self.limits)
+        sources = [n for n in ("image_file", "image_file_b64", "image_url") if not _absent(fields.get(n))]
+        if not sources:
+            raise ApiError("missing_source")
+        if len(sources) > 1:
+            raise ApiError("multiple_sources")
+        filename = _text_param(fields.get("image_filename"), "image_filename", "invalid_image_filename")
+        tag = _text_param(fields.get("tag"), "tag", "invalid_tag")
+        src = sources[0]
+        if src == "image_file":
+            data = fields["image_file"]
+            if not isinstance(data, bytes):
+                raise ApiError("invalid_request", detail="image_file must be a file part")
+        elif src == "image_file_b64":
+            data = decode_b64(fields["image_file_b64"])
+        else:
+            url = fields["image_url"]
+            if not isinstance(url, str):
+                raise ApiError("invalid_image_url", detail="image_url must be a string")
+            data = await self.fetch(url, "image")
+        self.check_size(data)
+        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
+        self.consume_rate(ctx, 1)
+        try:
+            await self._db(self.accounts.take_improve_slot, key.id)
+        except ImproveLimit:
+            raise ApiError("improve_limit_reached",
+                           detail=f"At most {self.accounts.improve_per_day} submissions a day per API key") from None
+        sub_id = str(uuid.uuid4())
+        fmt = str(getattr(info, "format", "bin"))
+        ext = {"jpeg": "jpg"}.get(fmt, fmt)
+        meta = {
+            "id": sub_id,
+            "key_id": key.id,
+            "received_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "image_filename": filename,
+            "tag": tag,
+            "source": src,
+            "image_url": fields.get("image_url") if src == "image_url" else None,
+            "format": fmt,
+            "width": int(info.width),
+            "height": int(info.height),
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "file": f"{sub_id}.{ext}",
+        }
+        try:
+            await anyio.to_thread.run_sync(
+                partial(store_submission, self.settings.improve_dir, sub_id, ext, data, meta),
+                limiter=self.io_limiter,
+            )
+        except OSError as e:
+            await self._db(self.accounts.release_improve_slot, key.id)
+            log.error("request %s: could not store improve submission: %s", ctx.request_id, e.strerror or e)
+            raise ApiError("internal_error", status=500,
+                           detail=f"Could not store the submission ({e.strerror or 'I/O error'}); "
+                                  f"nothing was kept; request id {ctx.request_id}") from None
+        return json_response({"id": sub_id}, headers=ctx.headers)
+
+
+def _text_param(value: object, name: str, code: str) -> str | None:
+    if _absent(value):
+        return None
+    if not isinstance(value, str):
+        raise ApiError(code, detail=f"{name} must be a string")
+    if len(value) > 255:
+        raise ApiError(code, detail=f"{name} is longer than 255 characters")
+    if ".." in value or "/" in value or "\\" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ApiError(code, detail=f"{name} must not contain '..', '/', '\\' or control characters")
+    return value
+
+
+def _fsync_dir(d: Path) -> None:
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably: temp file in the same dir, fsync, rename, fsync dir."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def store_submission(directory: Path, sub_id: str, ext: str, data: bytes, meta: Mapping[str, Any]) -> None:
+    """The image first, then its metadata (the metadata file marks a complete submission)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    img = directory / f"{sub_id}.{ext}"
+    atomic_write(img, data)
+    try:
+        atomic_write(directory / f"{sub_id}.json", json.dumps(meta, indent=2).encode("utf-8"))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            img.unlink()
+        raise
+
+
+# ----------------------------------------------------------------------------- ASGI glue
+class CorsMiddleware:
+    """``Access-Control-Allow-Origin: *`` and exposed headers on every response; answers preflight."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            resp = Response(status_code=204, headers={
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+                "Access-Control-Max-Age": "600",
+            })
+            await resp(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                names = {k.lower() for k, _ in raw}
+                if b"access-control-allow-origin" not in names:
+                    raw.append((b"access-control-allow-origin", b"*"))
+                if b"access-control-expose-headers" not in names:
+                    raw.append((b"access-control-expose-headers", EXPOSED_HEADERS.encode()))
+                message = dict(message)
+                message["headers"] = raw
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any = None,
+               load_model: bool = True) -> Starlette:
+    if accounts is None:
+        accounts = open_accounts(settings)
+    svc = Service(settings, accounts, engine)
+
+    async def removebg(request: Request) -> Response:
+        return await svc.handle(request, svc.removebg)
+
+    async def removebg_json(request: Request) -> Response:
+        return await svc.handle(request, partial(svc.removebg, force_json=True))
+
+    async def account(request: Request) -> Response:
+        return await svc.handle(request, svc.account)
+
+    async def improve(request: Request) -> Response:
+        return await svc.handle(request, svc.improve)
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        if svc.ready.is_set():
+            return json_response({"status": "ready"})
+        detail = svc.load_error or "The model is loading"
+        return error_response(ApiError("server_busy", status=503, title="Not ready", detail=detail,
+                                       headers={"Retry-After": "1"}))
+
+    async def openapi(request: Request) -> Response:
+        text = openapi_text()
+        if text is None:
+            return error_response(ApiError("not_found", status=404, detail="openapi.yaml is not installed"))
+        return Response(text, media_type="application/yaml; charset=utf-8")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        if status == 405:
+            err = ApiError("method_not_allowed", status=405,
+                           detail=f"{request.method} is not allowed on {request.url.path}")
+            resp = error_response(err, getattr(exc, "headers", None) or {})
+        elif status == 404:
+            resp = error_response(ApiError("not_found", status=404, detail=f"No route {request.url.path}"))
+        else:
+            resp = error_response(ApiError("invalid_request", status=status if 400 <= status < 600 else 400,
+                                           title=str(getattr(exc, "detail", "Error"))))
+        return resp
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> Any:
+        if load_model:
+            threading.Thread(target=svc.load_model, name="openbg-model-load", daemon=True).start()
+        else:
+            svc.ready.set()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(svc.pool.shutdown)
+            accounts.close()
+
+    routes = [
+        Route("/v1.0/removebg", removebg, methods=["POST"]),
+        Route("/v1.0/removebg.json", removebg_json, methods=["POST"]),
+        Route("/v1.0/account", account, methods=["GET"]),
+        Route("/v1.0/improve", improve, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.yaml", openapi, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.add_middleware(CorsMiddleware)
+    app.state.service = svc
+    return app
+
+
+def open_accounts(settings: Settings) -> Accounts:
+    settings.resolved_state_dir.mkdir(parents=True, exist_ok=True)
+    return Accounts(
+        settings.resolved_database_url,
+        default_free_calls=settings.free_calls,
+        default_rate_limit=settings.rate_limit,
+        improve_per_day=settings.improve_per_day,
+        rate_window_s=settings.rate_window_s,
+    )
+

@@ -1,0 +1,145 @@
+"""Shared fixtures: a real emulator (``openbg serve``) on a free loopback port.
+
+* ``live_server`` (session): one server for the whole run, temporary state dir, ``--test-controls``,
+  ``OPENBG_ALLOW_PRIVATE_URLS=1``. Attributes: ``.base_url`` (``http://127.0.0.1:PORT/v1.0``), ``.root_url``,
+  ``.api_key`` (1000 credits), ``.state_dir``, ``.create_key(name, credits=..., free_calls=..., rate_limit=...)``
+  (returns the new key), ``.log_path``.
+* ``emulator_factory`` (function): ``start(env={...}, args=[...])`` for a server with other settings
+  (e.g. ``OPENBG_RATE_WINDOW_S=2`` or without ``OPENBG_ALLOW_PRIVATE_URLS``); stopped after the test.
+
+The server is started as ``python -m openbg_emulator.server_cli serve`` (the same click command as
+``openbg serve``). Keys are created through :class:`openbg_emulator.accounts.Accounts` on the server's
+database (the same code path as ``openbg keys create``), so tests need no extra process per key.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmulatorServer:
+    """A running ``openbg serve`` subprocess."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str], args: list[str], ready_timeout: float = 120) -> None:
+        from openbg_emulator.accounts import Accounts
+
+        self.state_dir = state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/v1.0"
+        self.log_path = state_dir / "server.log"
+        self.env = dict(os.environ)
+        self.env.update({
+            "OPENBG_STATE_DIR": str(state_dir),
+            "OPENBG_TEST_CONTROLS": "1",
+            "OPENBG_ALLOW_PRIVATE_URLS": "1",
+            "PYTHONUNBUFFERED": "1",
+        })
+        self.env.update(env)
+        for k, v in env.items():
+            if v is None:  # type: ignore[comparison-overlap]
+                self.env.pop(k, None)
+        self.env.pop("OPENBG_DATABASE_URL", None)
+        self.accounts = Accounts(f"sqlite:///{state_dir / 'openbg.db'}")
+        self.api_key = self.create_key("live-server", credits=1000)
+        cmd = [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--log-level", "warning", *args]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        try:
+            self._wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"openbg serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                r = httpx.get(f"{self.root_url}/readyz", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise RuntimeError(f"openbg serve not ready after {timeout} s ({last}):\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def create_key(self, name: str = "test", credits: float = 0, free_calls: int | None = None,
+                   rate_limit: int | None = None) -> str:
+        key, _info = self.accounts.create_key(name, credits=credits, free_calls=free_calls, rate_limit=rate_limit)
+        return key
+
+    def key_info(self, key: str):  # type: ignore[no-untyped-def]
+        return self.accounts.get(key)
+
+    def alive(self) -> bool:
+        try:
+            return httpx.get(f"{self.root_url}/healthz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+        self.accounts.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[EmulatorServer]:
+    with tempfile.TemporaryDirectory(prefix="openbg-live-") as d:
+        server = EmulatorServer(Path(d) / "state", {}, ["--test-controls"])
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def emulator_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    started: list[EmulatorServer] = []
+
+    def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> EmulatorServer:
+        s = EmulatorServer(tmp_path / f"state{len(started)}", dict(env or {}), list(args or []))
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
