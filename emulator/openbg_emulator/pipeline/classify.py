@@ -77,6 +77,7 @@ class Detection:
     cls: str
     score: float
     box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    label: str = ""  # the detector's own class name, for information
 
 
 #: A detector takes the RGB image (H×W×3 uint8) and returns detections in its pixel coordinates.
