@@ -78,7 +78,7 @@ class RemoveBgJson:
     """ Margin added around the cropped subject (only with `crop=true`): one value (all
     sides), two (top/bottom, left/right) or four (top, right, bottom, left). Each is
     pixels (`px` or a bare number) or a percentage of the subject's size (`%`). At most
-    50 % of the subject size or 500 px is added per side; larger values are clamped.
+    500 px or 50 % per side; larger values answer `invalid_crop_margin`.
      """
     scale: str | Unset = UNSET
     """ Size of the subject relative to the whole result, from `10%` to `100%`, or

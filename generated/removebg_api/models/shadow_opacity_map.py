@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.shadow_opacity_auto import ShadowOpacityAuto, check_shadow_opacity_auto
 from ..types import UNSET, Unset
@@ -15,7 +14,7 @@ T = TypeVar("T", bound="ShadowOpacityMap")
 @_attrs_define
 class ShadowOpacityMap:
     """Per-type shadow opacity (JSON form of `shadow_opacity[<type>]`); types not named
-    keep their default (car 90, others 50).
+    keep their default (car 90, others 50). Other keys answer `invalid_shadow_opacity`.
 
     """
 
@@ -47,7 +46,6 @@ class ShadowOpacityMap:
     """ Shadow strength from 0 (lightest) to 100 (darkest), or `auto` for the per-type
     default (car 90, every other type 50).
      """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         car: int | str | Unset
@@ -107,7 +105,7 @@ class ShadowOpacityMap:
             other = self.other
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if car is not UNSET:
             field_dict["car"] = car
@@ -259,21 +257,4 @@ class ShadowOpacityMap:
             other=other,
         )
 
-        shadow_opacity_map.additional_properties = d
         return shadow_opacity_map
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

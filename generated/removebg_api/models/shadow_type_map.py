@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.shadow_type import ShadowType, check_shadow_type
 from ..types import UNSET, Unset
@@ -15,7 +14,8 @@ T = TypeVar("T", bound="ShadowTypeMap")
 @_attrs_define
 class ShadowTypeMap:
     """Per-type shadows (JSON form of `shadow_type[<type>]`): the shadow for each detected
-    type named; types not named get no shadow.
+    type named; types not named get no shadow (or the single `shadow_type` value, when
+    the form encodings send both). Other keys answer `invalid_shadow_type`.
 
     """
 
@@ -68,7 +68,6 @@ class ShadowTypeMap:
     product → drop, person → 3D, animal → drop, transportation → 3D, graphic → drop,
     other → drop).
      """
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         car: str | Unset = UNSET
@@ -100,7 +99,7 @@ class ShadowTypeMap:
             other = self.other
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update({})
         if car is not UNSET:
             field_dict["car"] = car
@@ -181,21 +180,4 @@ class ShadowTypeMap:
             other=other,
         )
 
-        shadow_type_map.additional_properties = d
         return shadow_type_map
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

@@ -52,6 +52,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 400:
+        response_400 = Error.from_dict(response.json())
+
+        return response_400
+
     if response.status_code == 403:
         response_403 = Error.from_dict(response.json())
 
@@ -107,7 +112,7 @@ def sync_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -152,7 +157,7 @@ def sync(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -192,7 +197,7 @@ async def asyncio_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -235,7 +240,7 @@ async def asyncio(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):

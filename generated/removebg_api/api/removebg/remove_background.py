@@ -158,7 +158,7 @@ def sync_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -223,7 +223,7 @@ def sync(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -283,7 +283,7 @@ async def asyncio_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -346,7 +346,7 @@ async def asyncio(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):

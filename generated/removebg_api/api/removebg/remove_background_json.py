@@ -143,7 +143,7 @@ def sync_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -193,7 +193,7 @@ def sync(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -238,7 +238,7 @@ async def asyncio_detailed(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
@@ -286,7 +286,7 @@ async def asyncio(
 
     Args:
         x_openbg_force_status (OpenbgForcedStatus | Unset): An error status the emulator can be
-            told to answer (with `--test-controls`).
+            told to answer (with `--test-controls`). Example: 429.
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
