@@ -1,0 +1,422 @@
+"""The engine: one in-process entry point for the service and the CLI (no HTTP).
+
+``probe(data) -> ImageInfo``, ``quote(info, options) -> Quote``,
+``remove(data, options, *, bg_image=None, settings=None) -> Result``.
+
+``remove`` is thread-safe: the ONNX session is shared (ORT allows concurrent runs) and every other
+step works on its own arrays. Masks are cached in a memory-bounded LRU keyed by
+(sha256 of the image bytes, model, quality, roi), so the same image with another format, size or
+background costs no inference.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .errors import ApiError
+from .options import Options
+from .pipeline import compose as _compose
+from .pipeline import decode as _decode
+from .pipeline import encode as _encode
+from .pipeline import layout as _layout
+from .pipeline import refine as _refine
+from .pipeline import segment as _segment
+from .settings import Settings
+
+log = logging.getLogger("openbg_emulator.engine")
+
+CLASSIFY_SIZE = 512  # long side of the copy given to classify()
+# request `type` hint → level-2 class reported in X-Type
+_HINT_CLASS = {
+    "person": "person", "product": "product", "car": "car", "animal": "animal",
+    "graphic": "graphics", "transportation": "transportation",
+}
+# level-2 class → key of the per-type shadow maps
+_SHADOW_KEY = {
+    "person": "person", "product": "product", "animal": "animal", "car": "car", "car_part": "car",
+    "car_interior": "other", "transportation": "transportation", "graphics": "graphic", "other": "other",
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int
+    height: int
+    format: str  # "jpeg" | "png" | "webp"
+
+
+@dataclass(frozen=True)
+class Quote:
+    width: int  # output size the request will deliver (before crop)
+    height: int
+    credits: float  # 0.25 for ≤ preview tier, else 1
+    max_width: int  # largest output at size=50MP (X-Max-*)
+    max_height: int
+    rate_cost: int  # ceil(input MP), ≥ 1
+    preview: bool  # result within the preview tier (free calls apply)
+
+
+@dataclass(frozen=True)
+class Foreground:
+    top: int
+    left: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Result:
+    content: bytes
+    content_type: str
+    width: int
+    height: int
+    foreground: Foreground
+    type: str | None  # X-Type at the requested level; None for type_level=none
+    credits: float
+    max_width: int
+    max_height: int
+    format: str  # png | jpg | webp | zip
+    input_width: int = 0
+    input_height: int = 0
+    preview: bool = False
+    cached_mask: bool = False
+
+
+# --------------------------------------------------------------------------- settings & cache
+@functools.lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return Settings.from_env()
+
+
+@dataclass
+class _Entry:
+    mask: np.ndarray  # float16 model-resolution alpha
+    cls: str | None  # level-2 class from classify(), when computed
+
+
+class MaskCache:
+    """Thread-safe LRU of model masks bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._d: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[object, ...]) -> _Entry | None:
+        with self._lock:
+            e = self._d.get(key)
+            if e is None:
+                self.misses += 1
+                return None
+            self._d.move_to_end(key)
+            self.hits += 1
+            return e
+
+    def put(self, key: tuple[object, ...], entry: _Entry) -> None:
+        size = entry.mask.nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._d.pop(key, None)
+            if old is not None:
+                self._bytes -= old.mask.nbytes
+            self._d[key] = entry
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._d:
+                _, ev = self._d.popitem(last=False)
+                self._bytes -= ev.mask.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+_caches: dict[int, MaskCache] = {}
+_caches_lock = threading.Lock()
+
+
+def mask_cache(settings: Settings) -> MaskCache:
+    n = settings.mask_cache_mb * 1024 * 1024
+    with _caches_lock:
+        c = _caches.get(n)
+        if c is None:
+            c = _caches[n] = MaskCache(n)
+        return c
+
+
+# --------------------------------------------------------------------------- public API
+def probe(data: bytes, settings: Settings | None = None) -> ImageInfo:
+    """Type and upright size without decoding pixels.
+
+    Raises ``file_too_large``, ``invalid_file_type``, ``resolution_too_high``, ``invalid_dimensions``.
+    """
+    s = settings or default_settings()
+    if len(data) > s.max_upload_bytes:
+        mb = s.max_upload_bytes / (1024 * 1024)
+        raise ApiError("file_too_large", detail=f"File exceeds limit of {mb:g}MB")
+    p = _decode.probe(data, s.max_megapixels)
+    return ImageInfo(p.width, p.height, p.format)
+
+
+def _output_size(info: ImageInfo, options: Options, s: Settings, has_bg_image: bool) -> tuple[int, int]:
+    png = _layout.png_capped(options.format, options.channels, options.bg_color, has_bg_image)
+    return _layout.output_size(info.width, info.height, options.size, png=png,
+                               png_max_megapixels=s.png_max_megapixels)
+
+
+def quote(info: ImageInfo, options: Options, settings: Settings | None = None) -> Quote:
+    """What a request will deliver and cost, from the probe alone (crop may make it smaller)."""
+    s = settings or default_settings()
+    has_bg = options.bg_image is not None or options.bg_image_url is not None
+    w, h = _output_size(info, options, s, has_bg)
+    mw, mh = _layout.max_size(info.width, info.height)
+    preview = _layout.is_preview(options.size, w, h)
+    return Quote(w, h, 0.25 if preview else 1.0, mw, mh, _layout.rate_cost(info.width, info.height), preview)
+
+
+def _classify(rgb: np.ndarray, alpha: np.ndarray) -> str:
+    try:
+        from .pipeline.classify import classify
+    except ImportError:  # pragma: no cover - module written separately
+        return "other"
+    h, w = alpha.shape
+    f = min(1.0, CLASSIFY_SIZE / max(h, w))
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        import cv2
+
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    try:
+        return str(classify(rgb, alpha))
+    except Exception:  # classification never fails a request
+        log.exception("classify failed")
+        return "other"
+
+
+def _level(cls2: str, level: str) -> str | None:
+    if level == "none":
+        return None
+    if level == "1":
+        try:
+            from .pipeline.classify import to_level1
+
+            return to_level1(cls2)
+        except ImportError:  # pragma: no cover
+            return {"car_interior": "car", "car_part": "car", "transportation": "other",
+                    "graphics": "other"}.get(cls2, cls2)
+    return cls2
+
+
+def _composite_white(im: Image.Image) -> np.ndarray:
+    """RGB array; RGBA is flattened on white (what the model sees for transparent pixels)."""
+    if im.mode == "RGBA":
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(im, mask=im.getchannel("A"))
+        return np.asarray(bg)
+    return np.asarray(im.convert("RGB"))
+
+
+def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if im.size == size:
+        return im
+    down = size[0] <= im.size[0] and size[1] <= im.size[1]
+    return im.resize(size, Image.Resampling.LANCZOS if down else Image.Resampling.BICUBIC,
+                     reducing_gap=3.0 if down else None)
+
+
+def model_mask(
+    data: bytes,
+    img: Image.Image,
+    roi: tuple[int, int, int, int] | None,
+    info: ImageInfo,
+    quality: str,
+    settings: Settings,
+    *,
+    use_cache: bool = True,
+    want_class: bool = False,
+) -> tuple[np.ndarray, str | None, bool]:
+    """(model-resolution alpha float32 for the roi, level-2 class or None, cache hit)."""
+    from .models import get_segmenter
+
+    seg = get_segmenter(None, settings)
+    key = (hashlib.sha256(data).hexdigest(), str(seg.path), quality, roi)
+    cache = mask_cache(settings) if use_cache and settings.mask_cache_mb > 0 else None
+    entry = cache.get(key) if cache is not None else None
+    hit = entry is not None
+    if entry is None:
+        src = img
+        if roi is not None:
+            box = _layout.scale_box(roi, (info.width, info.height), img.size)
+            src = img.crop(box)
+        rgb = _composite_white(src)
+        mask = _segment.segment(seg, rgb)
+        entry = _Entry(mask.astype(np.float16), None)
+        if cache is not None:
+            cache.put(key, entry)
+    mask = entry.mask.astype(np.float32)
+    if want_class and entry.cls is None:
+        src_rgb = _composite_white(img if roi is None else img.crop(
+            _layout.scale_box(roi, (info.width, info.height), img.size)))
+        import cv2
+
+        a = cv2.resize(mask, (src_rgb.shape[1], src_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        entry.cls = _classify(src_rgb, a)
+    return mask, entry.cls, hit
+
+
+def matte(
+    data: bytes,
+    *,
+    quality: str | None = None,
+    size: tuple[int, int] | None = None,
+    settings: Settings | None = None,
+    use_cache: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha float32 [0, 1], edge-corrected foreground uint8) at ``size`` (default: input size).
+
+    The evaluation command uses it; no layout, no encoding.
+    """
+    s = settings or default_settings()
+    info = probe(data, s)
+    q = quality or s.quality
+    w, h = size or (info.width, info.height)
+    img = _decode.decode(data, min_size=(max(w, min(info.width, 1024)), max(h, min(info.height, 1024))),
+                         max_megapixels=s.max_megapixels)
+    mask, _, _ = model_mask(data, img, None, info, q, s, use_cache=use_cache)
+    work = _resize(img, (w, h))
+    rgb = _composite_white(work)
+    alpha, fg = _refine.refine(rgb, mask, q)
+    if work.mode == "RGBA":
+        alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
+    return alpha, fg
+
+
+def remove(
+    data: bytes,
+    options: Options,
+    *,
+    bg_image: bytes | None = None,
+    settings: Settings | None = None,
+    use_cache: bool = True,
+) -> Result:
+    """Remove the background of ``data`` as ``options`` ask. Raises :class:`ApiError`."""
+    s = settings or default_settings()
+    info = probe(data, s)
+    bg_bytes = bg_image if bg_image is not None else options.bg_image
+    q = options.quality or s.quality
+    w, h = _output_size(info, options, s, bg_bytes is not None)
+    roi = _layout.roi_box(options.roi, info.width, info.height)
+
+    # Decode once, big enough for the model (≥ 1024 px a side when the input has it) and the output.
+    min_size = None if roi is not None else (max(w, min(info.width, 1024)), max(h, min(info.height, 1024)))
+    img = _decode.decode(data, min_size=min_size, max_megapixels=s.max_megapixels)
+
+    shadow_wanted = options.channels == "rgba" and any(k != "none" for k in options.shadow.kinds.values())
+    need_class = options.type == "auto" and (options.type_level != "none" or shadow_wanted)
+    mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class)
+    if not _layout.has_foreground(mask):
+        raise ApiError("unknown_foreground")
+    if options.type != "auto":
+        cls2 = _HINT_CLASS.get(options.type, "other")
+    cls2 = cls2 or "other"
+
+    # Working image and full-frame alpha at the output resolution.
+    work = _resize(img, (w, h))
+    del img
+    rgb = _composite_white(work)
+    in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
+    del work
+    if roi is None:
+        alpha, fg = _refine.refine(rgb, mask, q)
+    else:
+        x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
+        a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q)
+        alpha = np.zeros((h, w), np.float32)
+        alpha[y1:y2, x1:x2] = a_roi
+        fg = rgb.copy()
+        fg[y1:y2, x1:x2] = fg_roi
+        del a_roi, fg_roi
+    del rgb
+    if in_alpha is not None:
+        alpha *= in_alpha.astype(np.float32) * (1.0 / 255.0)
+    if options.type != "auto":
+        try:
+            from .pipeline.classify import select_subject
+
+            alpha = np.asarray(select_subject(alpha, fg, options.type), np.float32)
+        except ImportError:  # pragma: no cover
+            pass
+    if not options.semitransparency:
+        alpha = _compose.harden_alpha(alpha)
+    subject = _layout.foreground_box(alpha)
+    if subject is None or not _layout.has_foreground(alpha):
+        raise ApiError("unknown_foreground")
+
+    # Layout: crop, margins, scale, position.
+    placement = _layout.plan((w, h), subject, crop=options.crop, crop_margin=options.crop_margin,
+                             scale=options.scale, position=options.position)
+    fg, alpha = _layout.apply(placement, fg, alpha)
+    cw, ch = placement.canvas
+    if _layout.png_capped(options.format, options.channels, options.bg_color, bg_bytes is not None):
+        cap = int(s.png_max_megapixels * 1_000_000)
+        if cw * ch > cap:  # crop margins can grow the canvas past the PNG cap
+            import cv2
+
+            cw, ch = _layout.fit_pixels(cw, ch, cap)
+            fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_AREA)
+            alpha = np.clip(cv2.resize(alpha, (cw, ch), interpolation=cv2.INTER_AREA), 0, 1)
+    box = _layout.foreground_box(alpha) or (0, 0, 0, 0)
+
+    # Shadow, background, channels.
+    shadow_layer = None
+    if shadow_wanted:
+        key = _SHADOW_KEY.get(cls2, "other")
+        kind = options.shadow.kinds.get(key, "none")
+        if kind != "none":
+            try:
+                from .pipeline.shadow import render_shadow
+
+                shadow_layer = render_shadow(alpha, kind, float(options.shadow.opacity.get(key, 50)))
+            except ImportError:  # pragma: no cover
+                shadow_layer = None
+    bg_arr = None
+    if bg_bytes is not None and options.channels == "rgba":
+        bg_arr = _compose.load_background(bg_bytes, (cw, ch), s.max_megapixels)
+    pixels = _compose.compose(fg, alpha, channels=options.channels, bg_color=options.bg_color,
+                              bg_image=bg_arr, shadow_layer=shadow_layer)
+    del fg, alpha, bg_arr, shadow_layer
+    enc = _encode.encode(pixels, options.format)
+    mw, mh = _layout.max_size(info.width, info.height)
+    preview = _layout.is_preview(options.size, w, h)
+    return Result(
+        content=enc.content,
+        content_type=enc.content_type,
+        width=cw,
+        height=ch,
+        foreground=Foreground(top=box[1], left=box[0], width=box[2], height=box[3]),
+        type=_level(cls2, options.type_level),
+        credits=0.25 if preview else 1.0,
+        max_width=mw,
+        max_height=mh,
+        format=enc.format,
+        input_width=info.width,
+        input_height=info.height,
+        preview=preview,
+        cached_mask=hit,
+    )

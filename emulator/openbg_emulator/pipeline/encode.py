@@ -1,0 +1,116 @@
+"""Encode composed pixels: png, jpg, webp, zip and ``auto`` (pure).
+
+* ``auto``: PNG when any pixel is not fully opaque, else JPG (WebP is never chosen, §13).
+* ``png``: RGBA (or L for a matte), fast deflate (``PNG_COMPRESS_LEVEL``); RGB under fully
+  transparent pixels is zeroed, which makes files smaller and changes nothing visible.
+* ``jpg``: no alpha. A transparent result is flattened on **white** (what remove.bg returns for
+  ``format=jpg`` without a background).
+* ``webp``: RGBA (lossy colour, exact alpha), ``image/webp``.
+* ``zip``: ``color.jpg`` (RGB, edge-corrected colour, not flattened) + ``alpha.png`` (L), same size.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+PNG_COMPRESS_LEVEL = 2
+JPEG_QUALITY = 90
+WEBP_QUALITY = 90
+WEBP_METHOD = 2
+CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "zip": "application/zip"}
+STRIP_ROWS = 512
+
+
+@dataclass(frozen=True)
+class Encoded:
+    content: bytes
+    content_type: str
+    format: str  # png | jpg | webp | zip
+
+
+def is_opaque(pixels: np.ndarray) -> bool:
+    if pixels.ndim == 2:
+        return True
+    return bool((pixels[..., 3] == 255).all())
+
+
+def flatten_on(pixels: np.ndarray, color: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """RGBA → RGB over a solid colour (in strips)."""
+    h = pixels.shape[0]
+    out = np.empty(pixels.shape[:2] + (3,), np.uint8)
+    bg = np.asarray(color, np.float32)
+    for y0 in range(0, h, STRIP_ROWS):
+        p = pixels[y0 : y0 + STRIP_ROWS]
+        a = p[..., 3:4].astype(np.float32) / 255.0
+        out[y0 : y0 + STRIP_ROWS] = np.clip(p[..., :3] * a + bg * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _save(im: Image.Image, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    if pixels.ndim == 2:
+        return _save(Image.fromarray(pixels, "L"), "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    if is_opaque(pixels):
+        return _save(Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB"), "PNG",
+                     compress_level=PNG_COMPRESS_LEVEL)
+    p = pixels.copy()
+    p[p[..., 3] == 0, :3] = 0
+    return _save(Image.fromarray(p, "RGBA"), "PNG", compress_level=PNG_COMPRESS_LEVEL)
+
+
+def encode_jpg(pixels: np.ndarray) -> bytes:
+    if pixels.ndim == 2:
+        return _save(Image.fromarray(pixels, "L"), "JPEG", quality=JPEG_QUALITY)
+    rgb = np.ascontiguousarray(pixels[..., :3]) if is_opaque(pixels) else flatten_on(pixels)
+    return _save(Image.fromarray(rgb, "RGB"), "JPEG", quality=JPEG_QUALITY)
+
+
+def encode_webp(pixels: np.ndarray) -> bytes:
+    if pixels.ndim == 2:
+        im = Image.fromarray(pixels, "L").convert("RGB")
+    elif is_opaque(pixels):
+        im = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
+    else:
+        im = Image.fromarray(pixels, "RGBA")
+    return _save(im, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100)
+
+
+def encode_zip(pixels: np.ndarray) -> bytes:
+    if pixels.ndim == 2:
+        color = Image.fromarray(pixels, "L").convert("RGB")
+        alpha = Image.fromarray(np.full(pixels.shape, 255, np.uint8), "L")
+    else:
+        color = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
+        alpha = Image.fromarray(np.ascontiguousarray(pixels[..., 3]), "L")
+    color_bytes = _save(color, "JPEG", quality=JPEG_QUALITY)
+    alpha_bytes = _save(alpha, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        z.writestr("color.jpg", color_bytes)
+        z.writestr("alpha.png", alpha_bytes)
+    return buf.getvalue()
+
+
+def resolve_format(fmt: str, pixels: np.ndarray) -> str:
+    if fmt == "auto":
+        return "jpg" if is_opaque(pixels) else "png"
+    if fmt not in CONTENT_TYPES:
+        raise ValueError(f"unknown format {fmt!r}")
+    return fmt
+
+
+def encode(pixels: np.ndarray, fmt: str = "auto") -> Encoded:
+    """Encode RGBA (H×W×4) or L (H×W) uint8 pixels."""
+    f = resolve_format(fmt, pixels)
+    data = {"png": encode_png, "jpg": encode_jpg, "webp": encode_webp, "zip": encode_zip}[f](pixels)
+    return Encoded(data, CONTENT_TYPES[f], f)

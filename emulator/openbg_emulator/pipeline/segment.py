@@ -1,0 +1,34 @@
+"""Segmentation with IS-Net: any RGB image → alpha in [0, 1] at the model's resolution."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+
+class SegmenterLike(Protocol):
+    input_size: tuple[int, int]
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray: ...
+
+
+def model_input(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Stretch ``rgb`` (H×W×3 uint8) to the model's ``size`` (w, h): area filter down, bilinear up."""
+    h, w = rgb.shape[:2]
+    if (w, h) == size:
+        return np.ascontiguousarray(rgb)
+    interp = cv2.INTER_AREA if (w >= size[0] and h >= size[1]) else cv2.INTER_LINEAR
+    return cv2.resize(np.ascontiguousarray(rgb), size, interpolation=interp)
+
+
+def segment(segmenter: SegmenterLike, rgb: np.ndarray) -> np.ndarray:
+    """Alpha (float32 in [0, 1]) at the model resolution for the whole of ``rgb``.
+
+    The caller maps it back to any resolution with :func:`openbg_emulator.pipeline.refine.refine`.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError("segment expects an H×W×3 uint8 image")
+    alpha = segmenter.predict(model_input(rgb, segmenter.input_size))
+    return np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
