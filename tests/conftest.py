@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -64,7 +64,7 @@ class EmulatorServer:
         self.api_key = self.create_key("live-server", credits=1000)
         cmd = [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning", *args]
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
         try:
             self._wait_ready(ready_timeout)

@@ -25,13 +25,14 @@ import re
 import tempfile
 import threading
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
@@ -40,7 +41,7 @@ from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,7 +62,7 @@ ALLOWED_HEADERS = (
     "X-API-Key, Accept, Content-Type, Authorization, X-Openbg-Force-Status, X-Openbg-Retry-After, "
     "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token"
 )
-MAX_LATENCY_MS = 10_000
+MAX_LATENCY_MS = 60_000
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -347,30 +348,35 @@ class Controls:
 
 
 def _parse_controls(headers: Headers) -> Controls:
+    """Validate the X-Openbg-* headers (always: a malformed one is 400 invalid_request, as openapi.yaml says,
+    whether or not test controls are on)."""
     c = Controls()
 
     def as_int(name: str, lo: int, hi: int) -> int | None:
         v = headers.get(name)
-        if v is None or v.strip() == "":
+        if v is None:
             return None
-        try:
-            n = int(v.strip())
-        except ValueError:
-            raise ApiError("invalid_request", detail=f"{name} must be an integer") from None
+        v = v.strip()
+        if not re.fullmatch(r"[0-9]{1,9}", v):
+            raise ApiError("invalid_request", detail=f"{name} must be an integer")
+        n = int(v)
         if not lo <= n <= hi:
             raise ApiError("invalid_request", detail=f"{name} must be between {lo} and {hi}")
         return n
 
-    fs = as_int("x-openbg-force-status", 400, 599)
-    if fs is not None and fs not in (402, 429, 500, 502, 503):
-        raise ApiError("invalid_request", detail="X-Openbg-Force-Status must be 402, 429, 500, 502 or 503")
+    fs = as_int("X-Openbg-Force-Status", 100, 999)
+    if fs is not None and fs not in (429, 500, 503):
+        raise ApiError("invalid_request", detail="X-Openbg-Force-Status must be 429, 500 or 503")
     c.force_status = fs
-    c.retry_after = as_int("x-openbg-retry-after", 1, 86400) or 1
-    c.latency_ms = as_int("x-openbg-latency-ms", 0, 10**9) or 0
-    c.latency_ms = min(c.latency_ms, MAX_LATENCY_MS)
-    eb = (headers.get("x-openbg-force-empty-balance") or "").strip().lower()
-    c.empty_balance = eb in ("1", "true", "yes", "on")
-    c.fail_times = as_int("x-openbg-fail-times", 0, 1000)
+    c.retry_after = as_int("X-Openbg-Retry-After", 1, 3600) or 1
+    c.latency_ms = as_int("X-Openbg-Latency-Ms", 0, MAX_LATENCY_MS) or 0
+    eb = headers.get("x-openbg-force-empty-balance")
+    if eb is not None:
+        v = eb.strip().lower()
+        if v not in ("true", "false", "1", "0"):
+            raise ApiError("invalid_request", detail="X-Openbg-Force-Empty-Balance must be true or false")
+        c.empty_balance = v in ("true", "1")
+    c.fail_times = as_int("X-Openbg-Fail-Times", 0, 1000)
     c.client_token = (headers.get("x-openbg-client-token") or "")[:200]
     return c
 
@@ -379,12 +385,8 @@ def forced_error(status: int, retry_after: int) -> ApiError:
     detail = "Forced by X-Openbg-Force-Status (emulation control)"
     if status == 429:
         return ApiError("rate_limit_exceeded", detail=detail, headers={"Retry-After": str(retry_after)})
-    if status == 402:
-        return ApiError("insufficient_credits", detail=detail)
     if status == 503:
         return ApiError("server_busy", status=503, detail=detail, headers={"Retry-After": str(retry_after)})
-    if status == 502:
-        return ApiError("bad_gateway", status=502, title="Bad gateway", detail=detail)
     return ApiError("internal_error", status=500, detail=detail)
 
 
@@ -410,7 +412,6 @@ class Service:
         self.limits = Limits(max_file=mf, max_body=2 * b64 + (1 << 20), max_field=b64 + 65536)
         self._fail_counts: dict[tuple[str, str, int], int] = {}
         self._fail_lock = threading.Lock()
-        self._remove_takes_settings: bool | None = None
 
     @property
     def engine(self) -> Any:
@@ -420,13 +421,14 @@ class Service:
             self._engine = engine_mod
         return self._engine
 
-    def remove_kwargs(self) -> dict[str, Any]:
-        if self._remove_takes_settings is None:
-            try:
-                self._remove_takes_settings = "settings" in inspect.signature(self.engine.remove).parameters
-            except (TypeError, ValueError, AttributeError):
-                self._remove_takes_settings = False
-        return {"settings": self.settings} if self._remove_takes_settings else {}
+    def engine_fn(self, name: str) -> Callable[..., Any]:
+        """``engine.<name>``, with ``settings=`` bound when the function takes it."""
+        fn = getattr(self.engine, name)
+        try:
+            takes = "settings" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            takes = False
+        return partial(fn, settings=self.settings) if takes else fn
 
     # ---------------------------------------------------------------- lifecycle
     def load_model(self) -> None:
@@ -457,7 +459,7 @@ class Service:
             resp = await body(request, ctx)
         except ApiError as e:
             resp = error_response(e, ctx.headers)
-        except Exception:  # noqa: BLE001 - any bug becomes a 500 in the error shape; the server keeps going
+        except Exception:
             log.exception("request %s %s %s failed", ctx.request_id, request.method, request.url.path)
             resp = error_response(
                 ApiError("internal_error", status=500,
@@ -485,9 +487,9 @@ class Service:
 
     async def controls(self, request: Request, ctx: Ctx) -> Controls:
         """Apply the emulation controls that act before processing; returns them for the later ones."""
+        c = _parse_controls(request.headers)
         if not self.settings.test_controls:
             return Controls()
-        c = _parse_controls(request.headers)
         if c.latency_ms:
             await asyncio.sleep(c.latency_ms / 1000)
         assert ctx.key is not None
@@ -550,10 +552,10 @@ class Service:
             bg = await self.fetch(options.bg_image_url, "bg")
         if bg is not None:
             self.check_size(bg)
-        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
+        info = await anyio.to_thread.run_sync(self.engine_fn("probe"), data, limiter=self.io_limiter)
         if bg is not None:
-            await anyio.to_thread.run_sync(self.engine.probe, bg, limiter=self.io_limiter)
-        quote = self.engine.quote(info, options)
+            await anyio.to_thread.run_sync(self.engine_fn("probe"), bg, limiter=self.io_limiter)
+        quote = self.engine_fn("quote")(info, options)
         self.consume_rate(ctx, int(quote.rate_cost))
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
@@ -563,9 +565,8 @@ class Service:
                 detail=f"This request costs {fmt_credits(quote.credits)} credits; the balance is too low "
                        "and no free calls are left for it",
             )
-        kwargs: dict[str, Any] = {"bg_image": bg, **self.remove_kwargs()}
-        result = await self.pool.run(self.engine.remove, data, options, **kwargs)
-        preview = float(result.credits) <= 0.25 + 1e-9
+        result = await self.pool.run(self.engine_fn("remove"), data, options, bg_image=bg)
+        preview = bool(getattr(result, "preview", float(result.credits) <= 0.25 + 1e-9))
         try:
             charge = await self._db(self.accounts.charge, key.id, float(result.credits), preview, ctx.request_id)
         except InsufficientCredits:
@@ -599,15 +600,16 @@ class Service:
 
     async def account(self, request: Request, ctx: Ctx) -> Response:
         key = await self.authenticate(request, ctx)
-        await self.controls(request, ctx)
+        controls = await self.controls(request, ctx)
         self.consume_rate(ctx, 1)
         info = await self._db(self.accounts.get, key.id)
         if info is None:  # revoked and deleted concurrently
             raise ApiError("auth_failed", title="API Key invalid")
-        total = float(info.credits)
+        total = 0.0 if controls.empty_balance else float(info.credits)
+        free = 0 if controls.empty_balance else int(info.free_calls_left)
         body = {"data": {"attributes": {
             "credits": {"total": total, "subscription": 0.0, "payg": total, "enterprise": 0.0},
-            "api": {"free_calls": int(info.free_calls_left), "sizes": "all"},
+            "api": {"free_calls": free, "sizes": "all"},
         }}}
         return json_response(body, headers=ctx.headers)
 
@@ -635,7 +637,7 @@ class Service:
                 raise ApiError("invalid_image_url", detail="image_url must be a string")
             data = await self.fetch(url, "image")
         self.check_size(data)
-        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
+        info = await anyio.to_thread.run_sync(self.engine_fn("probe"), data, limiter=self.io_limiter)
         self.consume_rate(ctx, 1)
         try:
             await self._db(self.accounts.take_improve_slot, key.id)
@@ -648,7 +650,7 @@ class Service:
         meta = {
             "id": sub_id,
             "key_id": key.id,
-            "received_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "image_filename": filename,
             "tag": tag,
             "source": src,

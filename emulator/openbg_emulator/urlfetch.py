@@ -29,7 +29,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from openbg_emulator.errors import ApiError
@@ -263,7 +263,7 @@ def _get_once(
     try:
         try:
             sock = connector(ip, port, min(connect_timeout, left()))
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise _Fail(f"connecting to {host} timed out") from None
         except OSError as e:
             raise _Fail(f"could not connect to {host}: {e.strerror or e}") from None
@@ -274,7 +274,7 @@ def _get_once(
                 sock = ctx.wrap_socket(sock, server_hostname=host)
             except (ssl.SSLError, ssl.CertificateError) as e:
                 raise _Fail(f"TLS error with {host}: {e}") from None
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 raise _Fail(f"TLS handshake with {host} timed out") from None
             conn = http.client.HTTPSConnection(host, port, timeout=read_timeout)
         else:
@@ -315,7 +315,7 @@ def _get_once(
         raise
     except http.client.IncompleteRead:
         raise _Fail("the connection closed before the whole body arrived") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Fail("timed out while reading the response") from None
     except http.client.HTTPException as e:
         raise _Fail(f"invalid HTTP response ({type(e).__name__})") from None
