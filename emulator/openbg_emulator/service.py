@@ -189,6 +189,10 @@ class _CappedMultipart(MultiPartParser):
         super().__init__(headers, stream, max_files=16, max_fields=1000, max_part_size=max_part)
         self.max_file = max_file
         self._file_bytes = 0
+        self.ended = False
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         super().on_part_begin()
@@ -259,6 +263,9 @@ async def read_fields(request: Request, limits: Limits) -> dict[str, object]:
                 raise ApiError("invalid_request", detail=f"Malformed multipart body: {e.message}") from None
             except (ValueError, KeyError, UnicodeError) as e:
                 raise ApiError("invalid_request", detail=f"Malformed multipart body: {e}") from None
+            if not parser.ended:
+                await form.close()
+                raise ApiError("invalid_request", detail="Malformed multipart body: no closing boundary")
             fields: dict[str, object] = {}
             try:
                 for name, value in form.multi_items():
