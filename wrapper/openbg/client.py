@@ -41,6 +41,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.remove.bg/v1.0"
 API_KEY_ENV = "REMOVE_BG_API_KEY"
+BASE_URL_ENV = "OPENBG_BASE_URL"
 
 #: Output size tier (``small``/``regular`` are aliases of ``preview``, ``4k`` of ``full``).
 Size = Literal["preview", "small", "regular", "medium", "hd", "full", "4k", "50MP", "auto"]
@@ -161,7 +162,7 @@ class _Base:
         verify_ssl: bool = True,
     ) -> None:
         self.api_key = _resolve_key(api_key)
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy(retries=retries)
         from . import __version__
 
@@ -214,8 +215,8 @@ class RemoveBg(_Base):
     Args:
         api_key: the API key; defaults to the ``REMOVE_BG_API_KEY`` environment variable
             (``ValueError`` if neither is set).
-        base_url: API root, default ``https://api.remove.bg/v1.0`` (e.g. an emulator's
-            ``http://127.0.0.1:5000/v1.0``).
+        base_url: API root; defaults to the ``OPENBG_BASE_URL`` environment variable, else
+            ``https://api.remove.bg/v1.0`` (an emulator: ``http://127.0.0.1:5000/v1.0``).
         timeout: per-operation HTTP timeout in seconds (connect, read, write), or an ``httpx.Timeout``.
         retries: most retries of a failed call (429, 5xx, connection errors); see :class:`RetryPolicy`.
         retry_policy: full retry configuration (overrides ``retries``).

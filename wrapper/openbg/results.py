@@ -105,7 +105,7 @@ class Result:
     (spec §6.2); a header the server did not send gives ``None``.
     """
 
-    content: bytes
+    content: bytes = field(repr=False)
     content_type: str
     headers: Mapping[str, str] = field(repr=False)
     type: str | None
