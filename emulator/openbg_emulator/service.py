@@ -452,9 +452,29 @@ class Service:
                 models.get_segmenter(settings=self.settings)
             self.ready.set()
             log.info("model loaded; ready")
+            self._warm_pipeline()  # in the background: readyz already answers 200
         except Exception as e:  # noqa: BLE001 - reported on /readyz and in the log
             self.load_error = str(e)
             log.error("model failed to load: %s", e)
+
+    def _warm_pipeline(self) -> None:
+        """Run one small removal so that the first real request does not pay one-time costs (JIT, lazy
+        model loads). A failure here is logged, not fatal: the model itself loaded."""
+        try:
+            import io
+
+            from PIL import Image, ImageDraw
+
+            from openbg_emulator.options import parse_options
+
+            im = Image.new("RGB", (96, 72), (235, 235, 235))
+            ImageDraw.Draw(im).ellipse((30, 12, 66, 60), fill=(180, 40, 40))
+            buf = io.BytesIO()
+            im.save(buf, "PNG")
+            data = buf.getvalue()
+            self.engine_fn("remove")(data, parse_options({"image_file": data}), bg_image=None)
+        except Exception as e:  # noqa: BLE001 - e.g. unknown_foreground on the tiny image is fine
+            log.info("warm-up removal: %s", e)
 
     # ---------------------------------------------------------------- plumbing
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
