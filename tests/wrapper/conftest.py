@@ -20,6 +20,16 @@ def photo() -> bytes:
     return make_photo(0)
 
 
+@pytest.fixture(scope="session")
+def warm_photo(live_server: Any, photo: bytes) -> bytes:
+    """``photo``, once processed by the live server (its mask is cached: later calls are fast)."""
+    from openbg import RemoveBg
+
+    with RemoveBg(live_server.api_key, live_server.base_url) as c:
+        c.remove_background(photo)
+    return photo
+
+
 @pytest.fixture
 def photo_path(tmp_path: Path, photo: bytes) -> Path:
     p = tmp_path / "photo.jpg"
@@ -29,8 +39,8 @@ def photo_path(tmp_path: Path, photo: bytes) -> Path:
 
 @pytest.fixture
 def quiet_openbg_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG, logger="openbg")
     caplog.set_level(logging.INFO, logger="httpx")
+    caplog.set_level(logging.DEBUG, logger="openbg")  # last: it also sets the capture handler's level
     return caplog
 
 
