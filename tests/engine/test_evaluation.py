@@ -1,0 +1,88 @@
+"""The evaluation metrics against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from openbg_emulator import evaluation as ev
+
+
+def test_binary_band_hand_case() -> None:
+    # 4×4 GT: left half foreground, one band pixel (128) that must be ignored.
+    gt = np.array([[255, 255, 0, 0],
+                   [255, 255, 0, 0],
+                   [255, 128, 0, 0],
+                   [255, 255, 0, 0]], np.uint8)
+    pred = np.array([[1.0, 1.0, 0.0, 0.0],
+                     [1.0, 0.4, 0.6, 0.0],   # one FN (0.4 ≤ 0.5), one FP (0.6)
+                     [1.0, 0.0, 0.0, 0.0],   # the band pixel is wrong but ignored
+                     [1.0, 1.0, 0.0, 0.2]], np.float32)
+    s = ev.score(pred, gt, "binary_band")
+    # valid: 15 px. GT fg (valid): 7; pred fg (valid): 1+1+1 (row0) ... count: row0 2, row1 1+1(0.6), row2 1, row3 2 → 7
+    # intersection: row0 2, row1 1, row2 1, row3 2 = 6; union: 7 + 7 - 6 = 8
+    assert s.iou == pytest.approx(6 / 8)
+    # abs errors (valid): row1: 0.6 + 0.6, row3: 0.2 → 1.4 / 15
+    assert s.mae == pytest.approx(1.4 / 15, abs=1e-6)
+    # every pixel lies within 15 px of the boundary → edge MAE = MAE here
+    assert s.edge_mae == pytest.approx(1.4 / 15, abs=1e-6)
+    assert s.sad is None and s.grad is None
+
+
+def test_binary_counts_128_as_foreground_when_not_band() -> None:
+    gt = np.array([[128, 0]], np.uint8)
+    s = ev.score(np.array([[1.0, 0.0]], np.float32), gt, "binary")
+    assert s.iou == 1.0
+    assert s.mae == pytest.approx((1 - 128 / 255) / 2)
+
+
+def test_edge_region_radius() -> None:
+    gt = np.zeros((1, 60), np.uint8)
+    gt[:, :30] = 255  # boundary pixels: columns 29 and 30
+    region = ev.edge_region(gt > 127)
+    # within 15 px of column 29 or 30: columns 14..45
+    assert np.flatnonzero(region[0]).tolist() == list(range(14, 46))
+    pred = np.zeros((1, 60), np.float32)
+    pred[:, :30] = 1.0
+    pred[0, 0] = 0.0  # error far from the edge: counts in MAE, not edge MAE
+    pred[0, 40] = 0.5  # error near the edge
+    s = ev.score(pred, gt, "binary")
+    assert s.mae == pytest.approx(1.5 / 60)
+    assert s.edge_mae == pytest.approx(0.5 / 32)
+
+
+def test_alpha_rows_sad_and_gradient() -> None:
+    gt = np.zeros((20, 20), np.uint8)
+    gt[5:15, 5:15] = 255
+    pred = gt.astype(np.float32) / 255.0
+    s = ev.score(pred, gt, "alpha")
+    assert s.sad == 0.0 and s.grad == 0.0 and s.iou == 1.0
+    pred2 = pred.copy()
+    pred2[0, 0] = 0.5
+    s2 = ev.score(pred2, gt, "alpha")
+    assert s2.sad == pytest.approx(0.5 / 1000)
+    assert s2.grad is not None and s2.grad > 0
+    # gradient error equals the sum of squared magnitude differences, by definition
+    d = ev.gaussian_gradient_magnitude(pred2) - ev.gaussian_gradient_magnitude(pred)
+    assert s2.grad == pytest.approx(float((d * d).sum()) / 1000)
+
+
+def test_gradient_of_a_ramp() -> None:
+    # a linear ramp of slope 0.01 per px has a smoothed gradient magnitude of 0.01 away from borders
+    ramp = np.tile(np.linspace(0, 0.99, 100, dtype=np.float64), (30, 1))
+    g = ev.gaussian_gradient_magnitude(ramp)
+    assert g[15, 50] == pytest.approx(0.01, rel=1e-3)
+
+
+def test_summaries() -> None:
+    a = ev.ImageScore("a", "cat", "binary", 1.0, 0.1, 0.2, None, None, 1.0)
+    b = ev.ImageScore("b", "dog", "alpha", 0.5, 0.3, math.nan, 10.0, 2.0, 3.0)
+    rows = dict(ev.table([a, b]))
+    assert rows["overall"].iou == 0.75 and rows["overall"].mae == pytest.approx(0.2)
+    assert rows["overall"].edge_mae == 0.2  # NaN (no boundary) is left out
+    assert rows["overall"].sad == 10.0 and rows["cat"].sad is None
+    assert rows["overall"].seconds == 2.0
+    text = ev.format_table([a, b])
+    assert "overall" in text and "cat" in text and "dog" in text
