@@ -1,0 +1,198 @@
+"""Credits, ledger, free calls, rate-limit windows, /account and the keys CLI, against live emulators."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from emu_helpers import error_code, synthetic
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _account(server, key: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    r = httpx.get(f"{server.base_url}/account", headers={"X-Api-Key": key}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    return r.json()["data"]["attributes"]  # type: ignore[no-any-return]
+
+
+def test_concurrent_requests_never_overdraw(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A key with 3 credits and 8 concurrent full-size requests: exactly 3 succeed, balance 0, 3 ledger rows."""
+    key = live_server.create_key("concurrent", credits=3, free_calls=0)
+    img = synthetic((700, 500), variant=30)  # > preview tier: size=full costs 1
+
+    def call(_: int) -> httpx.Response:
+        return httpx.post(f"{live_server.base_url}/removebg", headers={"X-Api-Key": key},
+                          files={"image_file": ("x.jpg", img)}, data={"size": "full", "format": "jpg"},
+                          timeout=300)
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        results = list(ex.map(call, range(8)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] * 3 + [402] * 5, [(r.status_code, r.text[:100]) for r in results]
+    for r in results:
+        if r.status_code == 200:
+            assert r.headers["X-Credits-Charged"] == "1"
+        else:
+            assert error_code(r) == "insufficient_credits"
+    info = live_server.key_info(key)
+    assert info.credits == 0
+    rows = live_server.accounts.ledger_rows(info.id)
+    assert [r["kind"] for r in rows] == ["grant", "charge", "charge", "charge"]
+    assert [r["balance_milli"] for r in rows] == [3000, 2000, 1000, 0]
+    acc = _account(live_server, key)
+    assert acc["credits"] == {"total": 0.0, "subscription": 0.0, "payg": 0.0, "enterprise": 0.0}
+
+
+def test_account_after_charges_and_free_calls(live_server, jpeg) -> None:  # type: ignore[no-untyped-def]
+    key = live_server.create_key("acct", credits=2, free_calls=2)
+    acc = _account(live_server, key)
+    assert acc == {"credits": {"total": 2.0, "subscription": 0.0, "payg": 2.0, "enterprise": 0.0},
+                   "api": {"free_calls": 2, "sizes": "all"}}
+    charged = []
+    for _ in range(3):  # two free previews, then one paid preview
+        r = httpx.post(f"{live_server.base_url}/removebg", headers={"X-Api-Key": key},
+                       files={"image_file": ("x.jpg", jpeg)}, timeout=120)
+        assert r.status_code == 200, r.text
+        charged.append(r.headers["X-Credits-Charged"])
+    assert charged == ["0", "0", "0.25"]
+    acc = _account(live_server, key)
+    assert acc["credits"]["total"] == acc["credits"]["payg"] == 1.75
+    assert acc["api"]["free_calls"] == 0
+    big = synthetic((700, 500), variant=30)
+    r = httpx.post(f"{live_server.base_url}/removebg", headers={"X-Api-Key": key},
+                   files={"image_file": ("x.jpg", big)}, data={"size": "auto"}, timeout=120)
+    assert r.status_code == 200 and r.headers["X-Credits-Charged"] == "1"  # auto: charged what it delivered
+    assert (int(r.headers["X-Width"]), int(r.headers["X-Height"])) == (700, 500)
+    assert _account(live_server, key)["credits"]["total"] == 0.75
+    rows = live_server.accounts.ledger_rows(live_server.key_info(key).id)
+    assert [r["kind"] for r in rows] == ["grant", "free", "free", "charge", "charge"]
+
+
+def test_rate_limit_counts_down_and_resets(emulator_factory, jpeg) -> None:  # type: ignore[no-untyped-def]
+    server = emulator_factory(env={"OPENBG_RATE_WINDOW_S": "2"})
+    key = server.create_key("rate", credits=10, rate_limit=3)
+    url = f"{server.base_url}/account"
+    rs = [httpx.get(url, headers={"X-Api-Key": key}) for _ in range(3)]
+    assert [r.status_code for r in rs] == [200, 200, 200]
+    assert [r.headers["X-RateLimit-Remaining"] for r in rs] == ["2", "1", "0"]
+    assert all(r.headers["X-RateLimit-Limit"] == "3" for r in rs)
+    reset = int(rs[0].headers["X-RateLimit-Reset"])
+    assert all(int(r.headers["X-RateLimit-Reset"]) == reset for r in rs)  # fixed window from the first call
+    assert time.time() - 1 <= reset <= time.time() + 3
+    r = httpx.get(url, headers={"X-Api-Key": key})
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 2
+    # an image costs ceil(MP) units: 1 for 320x240 -> also refused now, nothing charged
+    r = httpx.post(f"{server.base_url}/removebg", headers={"X-Api-Key": key},
+                   files={"image_file": ("x.jpg", jpeg)}, timeout=60)
+    assert r.status_code == 429
+    assert server.key_info(key).credits == 10
+    time.sleep(max(0.0, reset - time.time()) + 0.3)
+    r = httpx.get(url, headers={"X-Api-Key": key})
+    assert r.status_code == 200 and r.headers["X-RateLimit-Remaining"] == "2"
+    assert int(r.headers["X-RateLimit-Reset"]) > reset
+
+
+def test_rate_cost_is_ceil_of_input_megapixels(live_server) -> None:  # type: ignore[no-untyped-def]
+    key = live_server.create_key("mp-weight", credits=10, rate_limit=5)
+    big = synthetic((1600, 1200), variant=40)  # 1.92 MP -> 2 units
+    r = httpx.post(f"{live_server.base_url}/removebg", headers={"X-Api-Key": key},
+                   files={"image_file": ("x.jpg", big)}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.headers["X-RateLimit-Remaining"] == "3"
+    assert (r.headers["X-Max-Width"], r.headers["X-Max-Height"]) == ("1600", "1200")
+    assert r.headers["X-Credits-Charged"] == "0"  # a free preview
+    assert int(r.headers["X-Width"]) * int(r.headers["X-Height"]) <= 250_000
+
+
+def _cli(server, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    env = dict(os.environ)
+    env["OPENBG_STATE_DIR"] = str(server.state_dir)
+    return subprocess.run([sys.executable, "-m", "openbg_emulator.server_cli", "keys", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_keys_cli(live_server) -> None:  # type: ignore[no-untyped-def]
+    p = _cli(live_server, "create", "--name", "cli-key", "--credits", "2.5", "--free-calls", "0",
+             "--rate-limit", "7")
+    assert p.returncode == 0, p.stderr
+    key = p.stdout.strip().splitlines()[-1]
+    assert key.startswith("obg_") and " " not in key
+    acc = _account(live_server, key)
+    assert acc["credits"]["total"] == 2.5 and acc["api"]["free_calls"] == 0
+    r = httpx.get(f"{live_server.base_url}/account", headers={"X-Api-Key": key})
+    assert r.headers["X-RateLimit-Limit"] == "7"
+    p = _cli(live_server, "list")
+    assert p.returncode == 0 and "cli-key" in p.stdout
+    assert key not in p.stdout  # no secrets
+    # the key is stored only as a hash
+    db = (live_server.state_dir / "openbg.db").read_bytes()
+    assert key.encode() not in db
+    p = _cli(live_server, "credit", key, "1.5")
+    assert p.returncode == 0, p.stderr
+    assert _account(live_server, key)["credits"]["total"] == 4.0
+    kid = live_server.key_info(key).id
+    p = _cli(live_server, "revoke", kid)
+    assert p.returncode == 0, p.stderr
+    r = httpx.get(f"{live_server.base_url}/account", headers={"X-Api-Key": key})
+    assert r.status_code == 403
+    assert "revoked" in _cli(live_server, "list").stdout
+    assert _cli(live_server, "revoke", "no-such-key").returncode != 0
+    # the key never appears in the server log
+    assert key not in live_server.log_tail(10**7)
+
+
+def test_first_start_prints_one_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """On a first start with no keys, serve creates one and prints it once on stdout."""
+    env = dict(os.environ, OPENBG_STATE_DIR=str(tmp_path / "state"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith("obg_"):
+                break
+        key = lines[-1].strip()
+        assert key.startswith("obg_"), lines
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        r = httpx.get(f"http://127.0.0.1:{port}/v1.0/account", headers={"X-Api-Key": key}, timeout=10)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    # a second start prints no key
+    proc = subprocess.Popen([sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "obg_" not in out
