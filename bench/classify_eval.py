@@ -41,11 +41,16 @@ ACCEPT = {
 
 
 def _model_alpha(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    from openbg_emulator.pipeline import segment  # the engine's module
+    import cv2
+    from openbg_emulator import models
+    from openbg_emulator.pipeline import segment
 
+    seg = models.get_segmenter()
     t = time.perf_counter()
-    a = segment.segment(rgb)  # type: ignore[attr-defined]
-    return np.asarray(a, np.float32), time.perf_counter() - t
+    a = segment.segment(seg, rgb)
+    dt = time.perf_counter() - t
+    a = cv2.resize(a, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(a, np.float32), dt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval" / "dev"))
     ap.add_argument("--alpha", choices=("gt", "model"), default="gt")
     ap.add_argument("--no-detector", action="store_true", help="statistics only (no COCO detector)")
+    ap.add_argument("--det-size", type=int, default=None, help="detector input size (default: its RUN_SIZE)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
 
@@ -60,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     with open(dev / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     detector = None if args.no_detector else C._default_detector()
-    print(f"detector: {'none (statistics only)' if detector is None else getattr(detector, 'name', 'yes')}")
+    if detector is not None and args.det_size:
+        detector.input_size = args.det_size  # type: ignore[attr-defined]
+    name = "none (statistics only)" if detector is None else getattr(detector, "name", "yes")
+    print(f"detector: {name} at {getattr(detector, 'input_size', '-')}")
     if detector is not None:  # warm up (session creation is a one-time cost)
         detector(np.zeros((64, 64, 3), np.uint8))
 

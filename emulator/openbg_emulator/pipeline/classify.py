@@ -162,6 +162,8 @@ def explain(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) ->
     # --- detector votes: share of the subject covered by each class's boxes, weighted by score
     if det is not None:
         sub_area = float(a.sum())
+        # the whole image: the detector was trained on scenes, and context helps it (measured:
+        # running it on the subject's box alone loses 7 points on the dev set)
         for d in det(rgb):
             x1, y1, x2, y2 = (round(v) for v in d.box)
             x1, y1 = max(0, x1), max(0, y1)
