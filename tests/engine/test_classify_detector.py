@@ -134,7 +134,7 @@ def _conv_nhwc(x: np.ndarray, w: np.ndarray, stride: int, same: bool, depthwise:
 
 
 def _resize_asymmetric(x: np.ndarray, oh: int, ow: int) -> np.ndarray:
-    n, h, w, c = x.shape
+    _n, h, w, _c = x.shape
     ys, xs = np.arange(oh) * h / oh, np.arange(ow) * w / ow
     y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
     y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)

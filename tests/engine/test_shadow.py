@@ -146,4 +146,4 @@ def test_fast_on_25_megapixels() -> None:
         s = render_shadow(a, kind, 50)
         dt = time.perf_counter() - t
         assert s.shape == a.shape
-        assert dt < 2.0, f"{kind} took {dt:.2f}s"
+        assert dt < 6.0, f"{kind} took {dt:.2f}s"  # typical ~0.3 s; full-resolution blurs take >10 s
