@@ -245,10 +245,16 @@ def _run_local(jobs: list[Job], opts: dict[str, Any]) -> list[tuple[Job, str]]:
 @click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20))
 @click.option("--timeout", default=60.0, show_default=True, type=float, help="HTTP timeout in seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every retry.")
 def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | None, base_url: str,
            type_: str, fmt: str, reprocess_existing: bool, parallel: int, retries: int, timeout: float,
-           quiet: bool, **opts: Any) -> None:
+           quiet: bool, verbose: bool, **opts: Any) -> None:
     """Remove the background of INPUT... (files, folders, globs) into OUTPUT."""
+    if verbose:
+        import logging
+
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("openbg").setLevel(logging.DEBUG)
     opts["type"] = type_
     jobs = plan_jobs(expand_inputs(inputs), output, fmt)
     todo = [j for j in jobs if reprocess_existing or not j.target.exists()]
