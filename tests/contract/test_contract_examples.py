@@ -116,6 +116,11 @@ PATTERN_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["original", "center", "0%", "50% 100%", "100% 0%", "33.3% .5%"],
         ["", "101%", "50", "50% 50% 50%", "left", "-1%"],
     ),
+    "ImageUrl": (
+        ["", " ", "https://www.remove.bg/a.jpg", "http://127.0.0.1:5000/x?y=1#z", "http://host"],
+        ["ftp://x/a.jpg", "www.remove.bg/a.jpg", "https://", "https://a b", "file:///etc/passwd", "abc"],
+    ),
+    "BgImageUrl": (["", "https://example.com/bg.png"], ["mailto:a@b.c", "//example.com/bg.png"]),
     "BgColor": (
         ["fff", "#fff", "ffff", "81d4fa", "81d4fa77", "#81D4FA77", "green", "rebeccapurple"],
         ["", "#", "ff", "fffff", "fffffff", "fffffffff", "ggg", "notacolour", "Green "],

@@ -37,7 +37,7 @@ REMOVEBG_FIELDS: dict[str, list[object] | None] = {
 }
 FILE_FIELDS = ["image_file", "bg_image_file"]
 SHADOW_MAP_KEYS = ["car", "product", "person", "animal", "transportation", "graphic", "other"]
-PATTERN_FIELDS = ["roi", "crop_margin", "scale", "position", "bg_color"]
+PATTERN_FIELDS = ["roi", "crop_margin", "scale", "position", "bg_color", "image_url", "bg_image_url"]
 RESULT_HEADERS = {
     "X-Type": "string",
     "X-Width": "integer",

@@ -20,9 +20,10 @@ class ImproveForm:
     tolerated). JPG, PNG or WebP; at most 22 MB and 50 megapixels.
      """
     image_url: str | Unset = UNSET
-    """ An `http`/`https` URL the server downloads the image from (22 MB at most, a few
-    redirects). A malformed URL answers `invalid_image_url`, a failed download
-    `failed_image_download`.
+    """ An absolute `http`/`https` URL the server downloads the image from (22 MB at most,
+    a few redirects). A malformed URL answers `invalid_image_url`, a failed download
+    `failed_image_download`. Like every field, an empty (or blank) value counts as
+    absent, which the pattern admits.
      """
     image_filename: str | Unset = UNSET
     """ File name to store the image under; detected from the data when absent. """

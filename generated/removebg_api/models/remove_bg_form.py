@@ -28,9 +28,10 @@ class RemoveBgForm:
     tolerated). JPG, PNG or WebP; at most 22 MB and 50 megapixels.
      """
     image_url: str | Unset = UNSET
-    """ An `http`/`https` URL the server downloads the image from (22 MB at most, a few
-    redirects). A malformed URL answers `invalid_image_url`, a failed download
-    `failed_image_download`.
+    """ An absolute `http`/`https` URL the server downloads the image from (22 MB at most,
+    a few redirects). A malformed URL answers `invalid_image_url`, a failed download
+    `failed_image_download`. Like every field, an empty (or blank) value counts as
+    absent, which the pattern admits.
      """
     size: Size | Unset = UNSET
     """ Output resolution tier. Results are never upscaled; the aspect ratio is kept.
@@ -106,9 +107,10 @@ class RemoveBgForm:
     transparent.
      """
     bg_image_url: str | Unset = UNSET
-    """ URL of a background image, scaled to cover the result (centred, aspect kept)
-    unless it already has the result's size. A malformed URL answers
-    `invalid_bg_image_url`, a failed download `failed_bg_download`.
+    """ URL of a background image (absolute `http`/`https`), scaled to cover the result
+    (centred, aspect kept) unless it already has the result's size. A malformed URL
+    answers `invalid_bg_image_url`, a failed download `failed_bg_download`. An empty
+    (or blank) value counts as absent.
      """
     quality: Quality | Unset = UNSET
     """ **openbg extension** (remove.bg ignores it as an unknown field). Trade speed for
