@@ -143,3 +143,9 @@ def emulator_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     yield start
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_server_class() -> type[EmulatorServer]:
+    """The class behind ``live_server``, for session fixtures that need a server with other settings."""
+    return EmulatorServer

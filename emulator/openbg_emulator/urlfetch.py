@@ -42,6 +42,14 @@ MAX_URL_LENGTH = 4096
 USER_AGENT = "openbg-emulator/0.1 (+https://github.com/openbg)"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Special-purpose ranges (IANA registries) refused on top of what ``ipaddress`` flags as not global.
+_DENY = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10",
+    "ff00::/8",
+)]
 _LEGACY_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -80,6 +88,8 @@ def is_public_address(ip: IPAddress) -> bool:
     if ip.is_multicast or ip.is_unspecified or ip.is_loopback or ip.is_link_local:
         return False
     if ip.is_private or ip.is_reserved:
+        return False
+    if any(ip.version == n.version and ip in n for n in _DENY):
         return False
     return bool(ip.is_global)
 
@@ -294,13 +304,12 @@ def _get_once(
             return status, location, b""
         if not 200 <= status < 300:
             return status, None, b""
+        declared: int | None = None
         cl = resp.getheader("Content-Length")
-        if cl is not None:
-            try:
-                if int(cl) > max_bytes:
-                    raise _Fail(f"file too large: Content-Length {int(cl)} exceeds {max_bytes} bytes")
-            except ValueError:
-                pass
+        if cl is not None and cl.strip().isdigit():
+            declared = int(cl.strip())
+            if declared > max_bytes:
+                raise _Fail(f"file too large: Content-Length {declared} exceeds {max_bytes} bytes")
         buf = bytearray()
         while True:
             sock.settimeout(min(read_timeout, left()))
@@ -310,6 +319,8 @@ def _get_once(
             buf.extend(chunk)
             if len(buf) > max_bytes:
                 raise _Fail(f"file too large: more than {max_bytes} bytes")
+        if declared is not None and len(buf) < declared:
+            raise _Fail("the connection closed before the whole body arrived")
         return status, None, bytes(buf)
     except _Fail:
         raise

@@ -13,6 +13,21 @@ from emu_helpers import synthetic
 
 
 @pytest.fixture(scope="session")
+def alt_server(tmp_path_factory, emulator_server_class):  # type: ignore[no-untyped-def]
+    """A second live emulator with other settings (one process for all of them, to save start-ups):
+    test controls OFF, private URLs NOT allowed, a 2 s rate window, 2 /improve submissions a day,
+    one engine worker and no queue (so a second concurrent removal gets 503 server_busy)."""
+    server = emulator_server_class(
+        tmp_path_factory.mktemp("alt") / "state",
+        {"OPENBG_TEST_CONTROLS": "0", "OPENBG_ALLOW_PRIVATE_URLS": "0", "OPENBG_RATE_WINDOW_S": "2",
+         "OPENBG_IMPROVE_PER_DAY": "2"},
+        ["--workers", "1", "--queue", "0"],
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def jpeg() -> bytes:
     return synthetic()
 

@@ -79,8 +79,8 @@ def test_account_after_charges_and_free_calls(live_server, jpeg) -> None:  # typ
     assert [r["kind"] for r in rows] == ["grant", "free", "free", "charge", "charge"]
 
 
-def test_rate_limit_counts_down_and_resets(emulator_factory, jpeg) -> None:  # type: ignore[no-untyped-def]
-    server = emulator_factory(env={"OPENBG_RATE_WINDOW_S": "2"})
+def test_rate_limit_counts_down_and_resets(alt_server, jpeg) -> None:  # type: ignore[no-untyped-def]
+    server = alt_server  # OPENBG_RATE_WINDOW_S=2
     key = server.create_key("rate", credits=10, rate_limit=3)
     url = f"{server.base_url}/account"
     rs = [httpx.get(url, headers={"X-Api-Key": key}) for _ in range(3)]

@@ -284,8 +284,8 @@ def test_fail_times_then_succeed(live_server) -> None:  # type: ignore[no-untype
     assert rs[0].headers["Retry-After"] == "2"
 
 
-def test_controls_ignored_without_flag(emulator_factory) -> None:  # type: ignore[no-untyped-def]
-    server = emulator_factory(env={"OPENBG_TEST_CONTROLS": "0"})
+def test_controls_ignored_without_flag(alt_server) -> None:  # type: ignore[no-untyped-def]
+    server = alt_server  # OPENBG_TEST_CONTROLS=0
     r = httpx.get(f"{server.base_url}/account",
                   headers={"X-Api-Key": server.api_key, "X-Openbg-Force-Status": "500"})
     assert r.status_code == 200
@@ -295,9 +295,9 @@ def test_controls_ignored_without_flag(emulator_factory) -> None:  # type: ignor
     assert r.status_code == 400 and error_code(r) == "invalid_request"
 
 
-def test_server_busy_when_queue_full(emulator_factory) -> None:  # type: ignore[no-untyped-def]
-    server = emulator_factory(args=["--workers", "1", "--queue", "0"])
-    images = [synthetic(variant=v) for v in range(10, 16)]
+def test_server_busy_when_queue_full(alt_server) -> None:  # type: ignore[no-untyped-def]
+    server = alt_server  # --workers 1 --queue 0
+    images = [synthetic(variant=v) for v in range(10, 14)]
 
     def call(img: bytes) -> httpx.Response:
         return httpx.post(f"{server.base_url}/removebg", headers={"X-Api-Key": server.api_key},

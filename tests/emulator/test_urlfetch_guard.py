@@ -1,0 +1,271 @@
+"""The image_url guard: decisions on every kind of address, with name resolution and connection REPLACED BY
+FAKES (nothing here connects anywhere, even if the guard were broken: the fake connector never opens a
+network socket; it answers from a local socketpair). Plus live checks of loopback refusal and of timeouts,
+caps and redirects against servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from emu_helpers import error_code
+from openbg_emulator import urlfetch
+from openbg_emulator.errors import ApiError
+
+IMAGE = b"\x89PNG\r\n\x1a\n fake image bytes"
+
+
+class FakeNet:
+    """A fake resolver + connector. The connector records (ip, port) and serves canned HTTP responses over a
+    socketpair; ``responses`` maps ip → list of raw responses (one per connection)."""
+
+    def __init__(self, dns: dict[str, list[str]], responses: dict[str, list[bytes]] | None = None) -> None:
+        self.dns = dns
+        self.responses = responses or {}
+        self.resolved: list[str] = []
+        self.connected: list[tuple[str, int]] = []
+        self.requests: list[bytes] = []
+
+    def resolve(self, host: str, port: int, timeout: float) -> list[str]:
+        self.resolved.append(host)
+        if host not in self.dns:
+            raise socket.gaierror(-2, "Name or service not known")
+        return self.dns[host]
+
+    def connect(self, ip: str, port: int, timeout: float) -> socket.socket:
+        self.connected.append((ip, port))
+        queue = self.responses.get(ip)
+        if not queue:
+            raise ConnectionRefusedError(111, "Connection refused")
+        raw = queue.pop(0)
+        a, b = socket.socketpair()
+
+        def serve() -> None:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = b.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.requests.append(data)
+            b.sendall(raw)
+            b.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return a
+
+
+def ok(body: bytes = IMAGE, extra: str = "") -> bytes:
+    return (f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
+def redirect(location: str) -> bytes:
+    return f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
+def fetch(url: str, net: FakeNet, **kw):  # type: ignore[no-untyped-def]
+    return urlfetch.fetch(url, resolver=net.resolve, connector=net.connect, **kw)
+
+
+REFUSED = [
+    "127.0.0.1", "127.5.6.7", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.254", "192.168.1.1",
+    "169.254.169.254", "169.254.0.1", "100.64.0.1", "0.0.0.0", "224.0.0.1", "240.0.0.1", "255.255.255.255",
+    "192.0.0.8", "198.18.0.1", "192.0.2.1", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
+    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:10.0.0.1", "2002:7f00:1::1", "64:ff9b::a9fe:a9fe",
+    "2001:db8::1",
+]
+PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "151.101.1.69"]
+
+
+@pytest.mark.parametrize("ip", REFUSED)
+def test_private_and_special_addresses_refused_by_name(ip: str) -> None:
+    net = FakeNet({"images.example.com": [ip]}, {ip: [ok()]})
+    with pytest.raises(ApiError) as e:
+        fetch("http://images.example.com/a.png", net)
+    assert e.value.code == "failed_image_download"
+    assert "refused address" in (e.value.detail or "")
+    assert net.connected == []  # never connected
+
+
+@pytest.mark.parametrize("ip", REFUSED)
+def test_private_and_special_addresses_refused_as_literals(ip: str) -> None:
+    net = FakeNet({}, {ip: [ok()]})
+    host = f"[{ip}]" if ":" in ip else ip
+    with pytest.raises(ApiError) as e:
+        fetch(f"http://{host}/a.png", net, which="bg")
+    assert e.value.code == "failed_bg_download"
+    assert net.connected == [] and net.resolved == []
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001", "127.1", "017700000001",
+                                  "0251.0376.0251.0376", "2852039166"])
+def test_numeric_spellings_of_internal_addresses(host: str) -> None:
+    net = FakeNet({}, {})
+    with pytest.raises(ApiError) as e:
+        fetch(f"http://{host}/", net)
+    assert e.value.code == "failed_image_download"
+    assert net.connected == [] and net.resolved == []  # parsed locally, never handed to DNS
+
+
+@pytest.mark.parametrize("ip", PUBLIC)
+def test_public_addresses_allowed_and_pinned(ip: str) -> None:
+    net = FakeNet({"cdn.example.com": [ip]}, {ip: [ok()]})
+    assert fetch("http://cdn.example.com:8080/p/a.png?x=1", net) == IMAGE
+    assert net.connected == [(ip, 8080)]
+    assert net.resolved == ["cdn.example.com"]  # resolved once; the connection used that address
+    req = net.requests[0]
+    assert req.startswith(b"GET /p/a.png?x=1 HTTP/1.1\r\n")
+    assert b"Host: cdn.example.com:8080\r\n" in req
+
+
+def test_mixed_answers_use_the_public_address() -> None:
+    net = FakeNet({"x.example.com": ["10.0.0.5", "93.184.216.34"]}, {"93.184.216.34": [ok()]})
+    assert fetch("http://x.example.com/", net) == IMAGE
+    assert net.connected == [("93.184.216.34", 80)]
+
+
+def test_redirect_to_private_address_refused() -> None:
+    net = FakeNet({"a.example.com": ["93.184.216.34"], "internal.example.com": ["192.168.0.10"]},
+                  {"93.184.216.34": [redirect("http://internal.example.com/secret")], "192.168.0.10": [ok()]})
+    with pytest.raises(ApiError) as e:
+        fetch("http://a.example.com/", net)
+    assert "refused address" in (e.value.detail or "")
+    assert net.connected == [("93.184.216.34", 80)]
+    net = FakeNet({"a.example.com": ["93.184.216.34"]},
+                  {"93.184.216.34": [redirect("http://169.254.169.254/latest/meta-data/")]})
+    with pytest.raises(ApiError):
+        fetch("http://a.example.com/", net)
+    assert net.connected == [("93.184.216.34", 80)]
+
+
+def test_redirects_followed_up_to_five() -> None:
+    ip = "93.184.216.34"
+    net = FakeNet({"a.example.com": [ip]}, {ip: [redirect(f"/r{i}") for i in range(5)] + [ok()]})
+    assert fetch("http://a.example.com/", net) == IMAGE
+    net = FakeNet({"a.example.com": [ip]}, {ip: [redirect(f"/r{i}") for i in range(6)] + [ok()]})
+    with pytest.raises(ApiError) as e:
+        fetch("http://a.example.com/", net)
+    assert "redirects" in (e.value.detail or "")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/a.png", "file:///etc/passwd", "gopher://example.com/",
+                                 "javascript:alert(1)", "data:image/png;base64,AAAA", "//example.com/a.png",
+                                 "http://", "http://exa mple.com/", "http://example.com:99999/",
+                                 "dict://127.0.0.1:11211/"])
+def test_bad_urls(url: str) -> None:
+    net = FakeNet({}, {})
+    with pytest.raises(ApiError) as e:
+        fetch(url, net)
+    assert e.value.code == "invalid_image_url"
+    with pytest.raises(ApiError) as e:
+        fetch(url, net, which="bg")
+    assert e.value.code == "invalid_bg_image_url"
+    assert net.connected == []
+
+
+def test_http_errors_and_sizes() -> None:
+    ip = "93.184.216.34"
+    cases = [
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", "HTTP Status 404"),
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", "HTTP Status 500"),
+        (ok(b"", ""), "empty body"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\nxx", "too large"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "closed before"),  # lying Content-Length
+        (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 5000, "too large"),  # no length, endless-ish stream past the cap
+        (b"garbage\r\n\r\n", "invalid HTTP response"),
+    ]
+    for raw, detail in cases:
+        net = FakeNet({"a.example.com": [ip]}, {ip: [raw]})
+        with pytest.raises(ApiError) as e:
+            fetch("http://a.example.com/", net, max_bytes=1000)
+        assert detail in (e.value.detail or ""), (raw[:40], e.value.detail)
+        assert e.value.code == "failed_image_download"
+
+
+def test_unresolvable_and_refused_connection() -> None:
+    with pytest.raises(ApiError) as e:
+        fetch("http://nowhere.example.com/", FakeNet({}, {}))
+    assert "could not resolve" in (e.value.detail or "")
+    with pytest.raises(ApiError) as e:
+        fetch("http://a.example.com/", FakeNet({"a.example.com": ["93.184.216.34"]}, {}))
+    assert "could not connect" in (e.value.detail or "")
+
+
+def test_allow_private_switch() -> None:
+    net = FakeNet({"box.local": ["192.168.1.20"]}, {"192.168.1.20": [ok()]})
+    assert fetch("http://box.local/", net, allow_private=True) == IMAGE
+
+
+def test_stalling_server_hits_total_deadline() -> None:
+    """A server that sends headers and then a byte at a time stays within the total deadline."""
+    ip = "93.184.216.34"
+
+    class Slow(FakeNet):
+        def connect(self, ip: str, port: int, timeout: float) -> socket.socket:
+            a, b = socket.socketpair()
+
+            def serve() -> None:
+                b.recv(65536)
+                b.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                try:
+                    for _ in range(100):
+                        time.sleep(0.2)
+                        b.sendall(b"x")
+                except OSError:
+                    pass
+
+            threading.Thread(target=serve, daemon=True).start()
+            return a
+
+    t0 = time.monotonic()
+    with pytest.raises(ApiError) as e:
+        net = Slow({"a.example.com": [ip]})
+        urlfetch.fetch("http://a.example.com/", resolver=net.resolve, connector=net.connect, total_timeout=1.0,
+                       read_timeout=0.5)
+    assert time.monotonic() - t0 < 2.5
+    assert "timed out" in (e.value.detail or "")
+
+
+# ----------------------------------------------------------------------------- live, loopback only
+def test_live_loopback_refused_without_allow_private(alt_server, image_host) -> None:  # type: ignore[no-untyped-def]
+    """alt_server runs with OPENBG_ALLOW_PRIVATE_URLS=0: loopback forms are refused (nothing leaves the host:
+    every target is a loopback/unspecified address, refused before connecting)."""
+    key = alt_server.create_key("guard", credits=1)
+    port = image_host.port
+    for url in (f"http://127.0.0.1:{port}/img.jpg", f"http://127.0.0.2:{port}/img.jpg",
+                f"http://[::1]:{port}/img.jpg", f"http://0.0.0.0:{port}/img.jpg", f"http://2130706433:{port}/",
+                f"http://0177.0.0.1:{port}/", f"http://localhost:{port}/img.jpg"):
+        hits = len(image_host.hits)
+        r = httpx.post(f"{alt_server.base_url}/removebg", headers={"X-Api-Key": key}, data={"image_url": url},
+                       timeout=30)
+        assert r.status_code == 400 and error_code(r) == "failed_image_download", (url, r.text)
+        assert "refused" in r.json()["errors"][0]["detail"]
+        assert len(image_host.hits) == hits
+    assert alt_server.key_info(key).credits == 1
+
+
+def test_live_fetch_limits(live_server, image_host, jpeg) -> None:  # type: ignore[no-untyped-def]
+    """On the test server (private URLs allowed): redirects, 404, stalls and oversize bodies on loopback."""
+    key = live_server.create_key("fetch-limits", credits=2)
+    h = {"X-Api-Key": key}
+    image_host.routes["/r1"] = (302, {"Location": "/img.jpg"}, b"")
+    image_host.routes["/big"] = (200, {"Content-Type": "image/jpeg"}, b"\xff\xd8" + b"\0" * (22 * 1024 * 1024 + 5))
+    image_host.routes["/liar"] = (200, {"Content-Length": "99999999"}, b"\xff\xd8\xff")
+    image_host.routes["/html"] = (200, {"Content-Type": "text/html"}, b"<html>not an image</html>")
+    for i in range(7):
+        image_host.routes[f"/loop{i}"] = (302, {"Location": f"/loop{i + 1}"}, b"")
+    url = f"{live_server.base_url}/removebg"
+    r = httpx.post(url, headers=h, data={"image_url": image_host.url("/r1")}, timeout=60)
+    assert r.status_code == 200, r.text
+    for path, code, detail in (("/loop0", "failed_image_download", "redirects"),
+                               ("/missing", "failed_image_download", "404"),
+                               ("/big", "failed_image_download", "too large"),
+                               ("/liar", "failed_image_download", "too large"),
+                               ("/html", "invalid_file_type", "")):
+        r = httpx.post(url, headers=h, data={"image_url": image_host.url(path)}, timeout=60)
+        assert r.status_code == 400 and error_code(r) == code, (path, r.text)
+        assert detail in r.json()["errors"][0].get("detail", ""), (path, r.text)
+    assert live_server.alive()
