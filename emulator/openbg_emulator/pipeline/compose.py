@@ -21,17 +21,17 @@ STRIP_ROWS = 512
 
 
 def harden_alpha(alpha: np.ndarray, edge_px: int = 2) -> np.ndarray:
-    """``semitransparency=false``: snap partial alpha to 0/1 except on a thin anti-aliased rim.
+    """``semitransparency=false``: snap partially transparent *areas* to 0/1, keep thin edges.
 
-    Pixels within ``edge_px`` of the hard (alpha ≥ 0.5) boundary keep their value so edges stay
-    smooth; partially transparent areas (glass, windows, shadows in the photo) become opaque or
-    clear.
+    Partial pixels (0.02 < alpha < 0.98) that form regions thicker than ``2·edge_px + 1`` px
+    (what a morphological opening keeps: glass, windows, haze) become opaque (alpha ≥ 0.5) or clear;
+    thin anti-aliased rims along edges keep their value so outlines stay smooth.
     """
-    hard = (alpha >= 0.5).astype(np.uint8)
+    partial = ((alpha > 0.02) & (alpha < 0.98)).astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge_px + 1, 2 * edge_px + 1))
-    rim = cv2.dilate(hard, k) != cv2.erode(hard, k)
-    out = hard.astype(np.float32)
-    out[rim] = alpha[rim]
+    areas = (cv2.dilate(cv2.morphologyEx(partial, cv2.MORPH_OPEN, k), k) & partial).astype(bool)
+    out = alpha.astype(np.float32, copy=True)
+    out[areas] = (alpha[areas] >= 0.5).astype(np.float32)
     return out
 
 

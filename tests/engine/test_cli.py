@@ -1,0 +1,102 @@
+"""openbg models/eval/sheet and remove_local with the real engine."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from engine_images import astronaut_jpeg, encode
+from openbg.cli import main
+from openbg_emulator import cli, engine
+
+
+def test_commands_registered() -> None:
+    r = CliRunner().invoke(main, ["models", "list"])
+    assert r.exit_code == 0, r.output
+    assert "isnet-medium.onnx" in r.output and "Apache-2.0" in r.output and "[ok]" in r.output
+    assert CliRunner().invoke(main, ["models", "fetch", "-q"]).exit_code == 0  # idempotent, no download
+
+
+def _dataset(tmp: Path) -> Path:
+    (tmp / "im").mkdir()
+    (tmp / "gt").mkdir()
+    (tmp / "im" / "astro.jpg").write_bytes(astronaut_jpeg())
+    alpha, _ = engine.matte(astronaut_jpeg())
+    gt = np.where(alpha > 0.5, 255, 0).astype(np.uint8)
+    gt[:, :3] = 128  # a band column, ignored for binary_band
+    Image.fromarray(gt).save(tmp / "gt" / "astro.png")
+    (tmp / "manifest.csv").write_text(
+        "name,image,gt,category,gt_kind,source,note\n"
+        "astro,im/astro.jpg,gt/astro.png,person,binary_band,skimage,test\n"
+        "astro2,im/astro.jpg,gt/astro.png,animal,alpha,skimage,test\n"
+    )
+    return tmp
+
+
+def test_eval_prints_table_and_json(tmp_path: Path) -> None:
+    d = _dataset(tmp_path)
+    r = CliRunner().invoke(main, ["eval", str(d)])
+    assert r.exit_code == 0, r.output
+    lines = {ln.split()[0]: ln.split() for ln in r.output.splitlines()[2:]}
+    assert set(lines) == {"animal", "person", "overall"}
+    assert float(lines["person"][2]) > 0.99  # IoU against its own thresholded matte
+    r = CliRunner().invoke(main, ["eval", str(d), "--json", "--limit", "1"])
+    out = json.loads(r.output)
+    assert len(out["images"]) == 1 and out["summary"]["overall"]["iou"] > 0.99
+    assert out["images"][0]["seconds"] > 0
+    r = CliRunner().invoke(main, ["eval", str(tmp_path / "im")])
+    assert r.exit_code != 0 and "manifest.csv" in r.output
+
+
+def test_sheet(tmp_path: Path) -> None:
+    d = tmp_path / "photos"
+    d.mkdir()
+    (d / "a.jpg").write_bytes(astronaut_jpeg())
+    (d / "notes.txt").write_text("not an image")
+    out = tmp_path / "sheet.png"
+    r = CliRunner().invoke(main, ["sheet", str(d), "-o", str(out), "--height", "128"])
+    assert r.exit_code == 0, r.output
+    im = Image.open(out)
+    assert im.size == (4 * 128 + 3 * 6, 128 + 6)
+    px = np.asarray(im.convert("RGB"))
+    assert px[2, 3 * (128 + 6) + 124].max() < 10  # the alpha column: top-right corner is black
+    assert px[50, 3 * (128 + 6) + 60].min() > 245  # the face is white
+
+
+def test_remove_local_folder_skip_and_single(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(astronaut_jpeg())
+    (src / "b.jpg").write_bytes(astronaut_jpeg())
+    (src / "bad.png").write_bytes(b"%PDF-1.4 not really a png")
+    out = tmp_path / "out"
+    failures = cli.remove_local([str(src)], str(out), {"size": "preview", "format": "zip"}, False, quiet=True)
+    assert [Path(f[0]).name for f in failures] == ["bad.png"] and "invalid_file_type" in failures[0][1]
+    assert sorted(p.name for p in out.iterdir()) == ["a.zip", "b.zip"]
+    (out / "a.zip").write_bytes(b"keep")
+    cli.remove_local([str(src / "*.jpg")], str(out), {"format": "zip"}, False, quiet=True)
+    assert (out / "a.zip").read_bytes() == b"keep"  # skipped
+    cli.remove_local([str(src / "*.jpg")], str(out), {"format": "zip"}, True, quiet=True)
+    assert (out / "a.zip").read_bytes() != b"keep"  # reprocessed
+    # the wrapper's per-file call: remove_local(path, target, format=..., **fields); raises on failure
+    target = tmp_path / "one.png"
+    cli.remove_local(src / "a.jpg", target, format="png", size="full", crop=True, bg_image=None)
+    im = Image.open(target)
+    assert im.mode == "RGBA" and im.size[1] < 512  # cropped to the subject (it spans the full width)
+    bg = encode(np.full((20, 20, 3), 7, np.uint8), "PNG")
+    cli.remove_local(src / "a.jpg", tmp_path / "two.jpg", format="jpg", bg_image=bg)
+    assert Image.open(tmp_path / "two.jpg").getpixel((2, 2))[0] < 20
+
+
+def test_remove_local_stdin_stdout() -> None:
+    r = CliRunner().invoke(cli.remove_local_command, ["-", "-o", "-", "--field", "format=png"],
+                           input=astronaut_jpeg())
+    assert r.exit_code == 0, r.output
+    data = r.stdout_bytes
+    im = Image.open(io.BytesIO(data))
+    assert im.size == (500, 500) and im.mode == "RGBA"

@@ -1,0 +1,122 @@
+"""Compose and encode, alone (no model)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+from openbg_emulator.pipeline import compose as comp
+from openbg_emulator.pipeline import encode as enc
+from openbg_emulator.pipeline import refine as ref
+from PIL import Image
+
+
+def subject(h: int = 40, w: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    fg = np.zeros((h, w, 3), np.uint8)
+    fg[..., 0] = 200
+    a = np.zeros((h, w), np.float32)
+    a[10:30, 20:40] = 1.0
+    a[10:30, 40] = 0.5
+    return fg, a
+
+
+def test_compose_transparent_and_alpha_channel() -> None:
+    fg, a = subject()
+    out = comp.compose(fg, a)
+    assert out.shape == (40, 60, 4) and out[15, 25, 3] == 255 and out[0, 0, 3] == 0 and out[15, 40, 3] == 128
+    matte = comp.compose(fg, a, channels="alpha")
+    assert matte.shape == (40, 60) and matte[15, 25] == 255 and matte[0, 0] == 0
+
+
+def test_compose_bg_color_semi_transparent() -> None:
+    fg, a = subject()
+    out = comp.compose(fg, a, bg_color=(0, 0, 255, 128))
+    assert tuple(out[0, 0]) == (0, 0, 255, 128)
+    # half-covered pixel: alpha 0.5 + 0.5*0.5 = 0.75; colour = (0.5*200, 0, 0.5*0.5*255)/0.75
+    r, g, b, al = out[15, 40]
+    assert al in (191, 192) and abs(int(r) - 133) <= 1 and abs(int(b) - 85) <= 1
+    opaque = comp.compose(fg, a, bg_color=(0, 255, 0, 255))
+    assert (opaque[..., 3] == 255).all() and tuple(opaque[15, 40, :3]) == (100, 128, 0)
+
+
+def test_compose_shadow_under_subject() -> None:
+    fg, a = subject()
+    shadow = np.zeros_like(a)
+    shadow[12:35, 22:45] = 0.5
+    out = comp.compose(fg, a, bg_color=(255, 255, 255, 255), shadow_layer=shadow)
+    assert tuple(out[32, 25, :3]) == (128, 128, 128)  # shadow over the white background
+    assert tuple(out[15, 25, :3]) == (200, 0, 0)  # the subject stays on top
+    clear = comp.compose(fg, a, shadow_layer=shadow)
+    assert clear[32, 25, 3] == 128 and tuple(clear[32, 25, :3]) == (0, 0, 0)
+
+
+def test_cover_fit() -> None:
+    bg = np.zeros((10, 40, 3), np.uint8)
+    bg[:, :20] = (255, 0, 0)
+    bg[:, 20:] = (0, 0, 255)
+    out = comp.cover_fit(Image.fromarray(bg), (30, 30))
+    assert out.shape == (30, 30, 4)
+    assert tuple(out[15, 2, :3]) == (255, 0, 0) and tuple(out[15, 27, :3]) == (0, 0, 255)
+    same = comp.cover_fit(Image.fromarray(bg), (40, 10))
+    assert (same[..., :3] == bg).all()
+
+
+def test_harden_alpha_keeps_thin_rim() -> None:
+    a = np.zeros((50, 50), np.float32)
+    a[10:40, 10:40] = 1.0
+    a[20:30, 20:30] = 0.3  # a window inside the subject
+    a[10:40, 9] = 0.4  # anti-aliased edge
+    h = comp.harden_alpha(a)
+    assert h[25, 25] == 0.0  # interior partial area snapped
+    assert h[20, 9] == np.float32(0.4)  # rim kept
+    assert set(np.unique(h[15:35, 15:35])) <= {0.0, 1.0}
+
+
+def test_encode_auto_and_formats() -> None:
+    fg, a = subject()
+    px = comp.compose(fg, a)
+    assert enc.encode(px).format == "png"
+    opaque = comp.compose(fg, a, bg_color=(0, 0, 0, 255))
+    e = enc.encode(opaque)
+    assert e.format == "jpg" and e.content_type == "image/jpeg"
+    assert enc.encode(comp.compose(fg, a, channels="alpha")).format == "jpg"
+    png = Image.open(io.BytesIO(enc.encode(px, "png").content))
+    assert png.mode == "RGBA" and np.asarray(png)[15, 40, 3] == 128
+    webp = Image.open(io.BytesIO(enc.encode(px, "webp").content))
+    assert webp.format == "WEBP" and webp.mode == "RGBA"
+    jpg = Image.open(io.BytesIO(enc.encode(px, "jpg").content))
+    assert jpg.mode == "RGB" and np.asarray(jpg)[0, 0].min() > 245  # flattened on white
+
+
+def test_encode_zip() -> None:
+    fg, a = subject()
+    z = zipfile.ZipFile(io.BytesIO(enc.encode(comp.compose(fg, a), "zip").content))
+    assert z.namelist() == ["color.jpg", "alpha.png"]
+    c = Image.open(io.BytesIO(z.read("color.jpg")))
+    al = Image.open(io.BytesIO(z.read("alpha.png")))
+    assert c.mode == "RGB" and al.mode == "L" and c.size == al.size == (60, 40)
+    assert np.asarray(al)[15, 40] == 128
+
+
+def test_refine_upsample_and_foreground() -> None:
+    # a red disc on a green background; the low-res alpha is soft at the edge
+    h = w = 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.sqrt((xx - 100) ** 2 + (yy - 100) ** 2)
+    alpha_true = np.clip(60.5 - d, 0, 1).astype(np.float32)
+    fg_true = np.array([220, 20, 20], np.float32)
+    bg = np.array([20, 200, 20], np.float32)
+    rgb = (alpha_true[..., None] * fg_true + (1 - alpha_true[..., None]) * bg).astype(np.uint8)
+    import cv2
+
+    low = cv2.resize(alpha_true, (64, 64), interpolation=cv2.INTER_AREA)
+    alpha, fg = ref.refine(rgb, low, "balanced")
+    assert alpha.shape == (h, w) and alpha.dtype == np.float32
+    assert alpha[100, 100] > 0.99 and alpha[0, 0] < 0.01
+    band = (alpha > 0.2) & (alpha < 0.8)
+    assert band.sum() > 50
+    # edge pixels lose the green background: corrected colour is redder than the raw mix
+    assert fg[band][:, 1].mean() < rgb[band][:, 1].mean() - 20
+    alpha_f, fg_f = ref.refine(rgb, low, "fast")
+    assert np.array_equal(fg_f, rgb)
