@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from openbg import (
@@ -169,3 +170,50 @@ def test_retry_policy_decisions() -> None:
     assert all(1.0 <= jittered.delay_for(e503, 0, 0.0) <= 1.5 for _ in range(50))  # type: ignore[operator]
     with pytest.raises(ValueError):
         RetryPolicy(retries=-1)
+
+
+def test_cli_plans_outputs(tmp_path: Path) -> None:
+    import click
+    from openbg.cli import expand_inputs, plan_jobs
+
+    (tmp_path / "a").mkdir()
+    for name in ("a/x.jpg", "a/y.PNG", "a/notes.txt", "b.webp"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "x.jpg").write_bytes(b"x")
+    files = expand_inputs([str(tmp_path / "a"), str(tmp_path / "*.webp"), str(tmp_path / "c" / "x.jpg"),
+                           str(tmp_path / "a" / "x.jpg")])
+    assert [p.name for p in files] == ["x.jpg", "y.PNG", "b.webp", "x.jpg"]  # folders, globs, de-duplicated
+    jobs = plan_jobs(files, tmp_path / "out", "auto")
+    assert [j.target.name for j in jobs] == ["x.png", "y.png", "b.png", "x-1.png"] and {j.format for j in jobs} == {"png"}
+    single = plan_jobs(files[:1], tmp_path / "cut.jpg", "auto")
+    assert single[0].target == tmp_path / "cut.jpg" and single[0].format == "jpg"
+    assert plan_jobs(files[:1], tmp_path / "o", "webp")[0].target == tmp_path / "o" / "x.webp"
+    with pytest.raises(click.UsageError):
+        plan_jobs(files[:1], tmp_path / "cut.jpg", "png")
+    with pytest.raises(click.UsageError):
+        expand_inputs([str(tmp_path / "missing.jpg")])
+    with pytest.raises(click.UsageError):
+        expand_inputs([str(tmp_path / "*.gif")])
+
+
+def test_input_classification(tmp_path: Path) -> None:
+    import base64
+
+    from openbg._inputs import prepare_bg_image, prepare_image
+
+    png = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(png, format="PNG")
+    data = png.getvalue()
+    (tmp_path / "p.png").write_bytes(data)
+    assert prepare_image(str(tmp_path / "p.png")).filename == "p.png"
+    assert prepare_image(tmp_path / "p.png").data == data
+    assert prepare_image(data).filename == "image.png" and prepare_image(data).mime_type == "image/png"
+    assert prepare_image("https://example.com/a.jpg").url == "https://example.com/a.jpg"
+    b64 = base64.b64encode(data).decode()
+    assert prepare_image(b64).b64 == b64
+    assert prepare_image("data:image/png;base64," + b64).b64 is not None
+    with pytest.raises(FileNotFoundError):
+        prepare_bg_image(b64)  # no base64 for backgrounds in the API
+    with pytest.raises(TypeError):
+        prepare_image(io.StringIO("text"))

@@ -107,7 +107,7 @@ class Result:
 
     content: bytes = field(repr=False)
     content_type: str
-    headers: Mapping[str, str] = field(repr=False)
+    headers: Mapping[str, str] = field(repr=False, compare=False)
     type: str | None
     width: int | None
     height: int | None
