@@ -53,6 +53,7 @@ class EmulatorServer:
             "OPENBG_STATE_DIR": str(state_dir),
             "OPENBG_TEST_CONTROLS": "1",
             "OPENBG_ALLOW_PRIVATE_URLS": "1",
+            "OPENBG_FETCH_LOOPBACK_ONLY": "1",  # no test may send traffic off this machine, not even DNS
             "PYTHONUNBUFFERED": "1",
         })
         self.env.update(env)

@@ -550,7 +550,8 @@ class Service:
         s = self.settings
         return await anyio.to_thread.run_sync(
             partial(urlfetch.fetch, url, which=which, allow_private=s.allow_private_urls,
-                    max_bytes=s.max_upload_bytes, total_timeout=s.fetch_timeout_s),
+                    max_bytes=s.max_upload_bytes, total_timeout=s.fetch_timeout_s,
+                    loopback_only=s.fetch_loopback_only),
             limiter=self.io_limiter,
         )
 

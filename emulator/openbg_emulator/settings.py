@@ -47,6 +47,7 @@ class Settings:
     mask_cache_mb: int = 256  # OPENBG_MASK_CACHE_MB: engine LRU mask cache bound (0 disables)
     rate_window_s: float = 60.0  # OPENBG_RATE_WINDOW_S: length of the fixed rate-limit window
     fetch_timeout_s: float = 15.0  # OPENBG_FETCH_TIMEOUT_S: total deadline of one image_url download
+    fetch_loopback_only: bool = False  # OPENBG_FETCH_LOOPBACK_ONLY: image_url may only name loopback (tests)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -152,4 +153,5 @@ class Settings:
             mask_cache_mb=as_int("OPENBG_MASK_CACHE_MB", 256, minimum=0),
             rate_window_s=as_float("OPENBG_RATE_WINDOW_S", 60.0),
             fetch_timeout_s=as_float("OPENBG_FETCH_TIMEOUT_S", 15.0),
+            fetch_loopback_only=as_bool("OPENBG_FETCH_LOOPBACK_ONLY", False),
         )

@@ -10,6 +10,8 @@ Defences (issue 9; imgproxy-style):
 * the connection goes to the validated address (pinned: no second DNS lookup, so no DNS rebinding); the
   ``Host`` header and TLS SNI/certificate check use the URL's host name;
 * every redirect (at most 5) is validated again from scratch;
+* ``loopback_only`` (``OPENBG_FETCH_LOOPBACK_ONLY=1``, set by the test fixtures): only loopback IP literals and
+  ``localhost`` are fetched, and no name is ever resolved, so a test run can never send traffic off the host;
 * connect and read timeouts plus a total deadline; the body is capped (22 MB by default) while streaming,
   whatever Content-Length says.
 
@@ -179,8 +181,17 @@ def _check_url(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port, path
 
 
-def _pick_address(host: str, port: int, allow_private: bool, resolver: Resolver, timeout: float) -> str:
+def _pick_address(host: str, port: int, allow_private: bool, resolver: Resolver, timeout: float,
+                  loopback_only: bool = False) -> str:
     lit = parse_ip_literal(host)
+    if lit is None and loopback_only and host.lower().rstrip(".") == "localhost":
+        lit = ipaddress.IPv4Address("127.0.0.1")
+    if loopback_only:
+        # Test mode: nothing may leave the machine, not even a DNS query.
+        if lit is None:
+            raise _Fail(f"refused host {host}: only loopback addresses may be fetched (OPENBG_FETCH_LOOPBACK_ONLY)")
+        if not lit.is_loopback:
+            raise _Fail(f"refused address {lit}: only loopback addresses may be fetched (OPENBG_FETCH_LOOPBACK_ONLY)")
     if lit is not None:
         candidates: list[IPAddress] = [lit]
     else:
@@ -222,6 +233,7 @@ def fetch(
     connector: Connector | None = None,
     tls_context: ssl.SSLContext | None = None,
     clock: Callable[[], float] = time.monotonic,
+    loopback_only: bool = False,
 ) -> bytes:
     """Download ``url`` with every guard on; raise ApiError (``which`` = "image" or "bg")."""
     invalid_code, failed_code, param = _codes(which)
@@ -235,7 +247,7 @@ def fetch(
             remaining = deadline - clock()
             if remaining <= 0:
                 raise _Fail(f"timed out after {total_timeout:g} s")
-            ip = _pick_address(host, port, allow_private, resolver, min(connect_timeout, remaining))
+            ip = _pick_address(host, port, allow_private, resolver, min(connect_timeout, remaining), loopback_only)
             status, location, body = _get_once(
                 scheme, host, port, path, ip, connector, tls_context, deadline, connect_timeout, read_timeout,
                 max_bytes, total_timeout, clock,

@@ -269,3 +269,15 @@ def test_live_fetch_limits(live_server, image_host, jpeg) -> None:  # type: igno
         assert r.status_code == 400 and error_code(r) == code, (path, r.text)
         assert detail in r.json()["errors"][0].get("detail", ""), (path, r.text)
     assert live_server.alive()
+
+
+def test_loopback_only_mode_never_resolves_names() -> None:
+    """OPENBG_FETCH_LOOPBACK_ONLY (used by every test server): names are never resolved, public IPs refused."""
+    net = FakeNet({"cdn.example.com": ["93.184.216.34"]}, {"93.184.216.34": [ok()], "127.0.0.1": [ok()]})
+    for url in ("http://cdn.example.com/a.png", "https://www.remove.bg/example.jpg", "http://93.184.216.34/"):
+        with pytest.raises(ApiError) as e:
+            fetch(url, net, allow_private=True, loopback_only=True)
+        assert "refused" in (e.value.detail or "")
+    assert net.resolved == [] and net.connected == []
+    assert fetch("http://localhost:8080/a.png", net, allow_private=True, loopback_only=True) == IMAGE
+    assert net.resolved == [] and net.connected == [("127.0.0.1", 8080)]
