@@ -17,9 +17,9 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import cv2
 import numpy as np

@@ -18,9 +18,9 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -315,6 +315,9 @@ class Segmenter:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No CPU memory arena: the arena keeps ~0.9 GB of activations after each run; without it the
+        # process returns to ~0.5 GB between requests (bounded RSS for the server, 50 MP headroom).
+        so.enable_cpu_mem_arena = False
         available = ort.get_available_providers()
         if device == "cuda":
             if "CUDAExecutionProvider" not in available:
@@ -332,7 +335,7 @@ class Segmenter:
             providers = ["CPUExecutionProvider"]
         try:
             self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
-        except Exception as e:  # ORT raises its own exception types
+        except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
             raise ModelError(f"cannot load ONNX model {path}: {e}") from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

@@ -4,7 +4,6 @@ is missing the engine tests fail with the command to run."""
 from __future__ import annotations
 
 import pytest
-
 from openbg_emulator import models
 
 

@@ -20,17 +20,17 @@ def encode(arr: np.ndarray, fmt: str = "JPEG", **kw: object) -> bytes:
     return b.getvalue()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def astronaut_jpeg() -> bytes:
     return encode(data.astronaut(), "JPEG", quality=92)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def chelsea_jpeg() -> bytes:
     return encode(data.chelsea(), "JPEG", quality=92)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def astronaut_2400x1600() -> bytes:
     im = Image.fromarray(data.astronaut()).resize((2400, 1600), Image.Resampling.BICUBIC)
     b = io.BytesIO()
@@ -42,4 +42,3 @@ def decode_result(content: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(content))
     im.load()
     return im
-

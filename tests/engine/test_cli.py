@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from PIL import Image
-
 from engine_images import astronaut_jpeg, encode
 from openbg.cli import main
 from openbg_emulator import cli, engine
+from PIL import Image
 
 
 def test_commands_registered() -> None:

@@ -34,7 +34,7 @@ def test_compose_bg_color_semi_transparent() -> None:
     out = comp.compose(fg, a, bg_color=(0, 0, 255, 128))
     assert tuple(out[0, 0]) == (0, 0, 255, 128)
     # half-covered pixel: alpha 0.5 + 0.5*0.5 = 0.75; colour = (0.5*200, 0, 0.5*0.5*255)/0.75
-    r, g, b, al = out[15, 40]
+    r, _g, b, al = out[15, 40]
     assert al in (191, 192) and abs(int(r) - 133) <= 1 and abs(int(b) - 85) <= 1
     opaque = comp.compose(fg, a, bg_color=(0, 255, 0, 255))
     assert (opaque[..., 3] == 255).all() and tuple(opaque[15, 40, :3]) == (100, 128, 0)
@@ -118,5 +118,5 @@ def test_refine_upsample_and_foreground() -> None:
     assert band.sum() > 50
     # edge pixels lose the green background: corrected colour is redder than the raw mix
     assert fg[band][:, 1].mean() < rgb[band][:, 1].mean() - 20
-    alpha_f, fg_f = ref.refine(rgb, low, "fast")
+    _alpha_f, fg_f = ref.refine(rgb, low, "fast")
     assert np.array_equal(fg_f, rgb)

@@ -8,13 +8,11 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
-from skimage import data
-
+from engine_images import encode
 from openbg_emulator.errors import ApiError
 from openbg_emulator.pipeline import decode as dec
-
-from engine_images import encode
+from PIL import Image, ImageCms
+from skimage import data
 
 
 def png_header_only(w: int, h: int) -> bytes:
@@ -111,12 +109,14 @@ def test_cmyk_jpeg() -> None:
 
 
 def test_16bit_png_grey_and_rgb() -> None:
-    ramp = (np.linspace(0, 65535, 256, dtype=np.uint16)[None, :].repeat(20, axis=0))
+    ramp = np.linspace(0, 65535, 256, dtype=np.uint16)[None, :].repeat(20, axis=0)
     b = io.BytesIO()
     Image.fromarray(ramp).save(b, "PNG")  # I;16
     out = np.asarray(dec.decode(b.getvalue()))
     assert out.shape == (20, 256, 3)
-    assert out[0, 0, 0] == 0 and out[0, -1, 0] == 255 and abs(int(out[0, 128, 0]) - 128) <= 1  # scaled, not clipped
+    assert (
+        out[0, 0, 0] == 0 and out[0, -1, 0] == 255 and abs(int(out[0, 128, 0]) - 128) <= 1
+    )  # scaled, not clipped
 
 
 def test_modes_l_la_p_transparency_rgba() -> None:

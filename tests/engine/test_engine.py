@@ -11,14 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from PIL import Image
-from skimage import data
-
 from engine_images import astronaut_2400x1600, astronaut_jpeg, decode_result, encode
 from openbg_emulator import engine
 from openbg_emulator.errors import ApiError
 from openbg_emulator.options import SHADOW_TYPES, Length, Margin, Options, Roi, Shadow
 from openbg_emulator.settings import Settings
+from PIL import Image
+from skimage import data
 
 
 def run(**kw: object) -> engine.Result:
@@ -110,8 +109,12 @@ def test_crop_and_margin() -> None:
     fg = full.foreground
     assert (c.width, c.height) == (fg.width, fg.height)
     assert (c.foreground.left, c.foreground.top) == (0, 0)
-    m = run(size="full", format="png", crop=True,
-            crop_margin=Margin(Length(10, "px"), Length(10, "px"), Length(10, "px"), Length(10, "%")))
+    m = run(
+        size="full",
+        format="png",
+        crop=True,
+        crop_margin=Margin(Length(10, "px"), Length(10, "px"), Length(10, "px"), Length(10, "%")),
+    )
     assert m.width == fg.width + 10 + round(0.1 * fg.width) and m.height == fg.height + 20
     assert (m.foreground.left, m.foreground.top) == (round(0.1 * fg.width), 10)
     a = rgba(m)[..., 3]
@@ -164,7 +167,7 @@ def test_bg_color_and_bg_image() -> None:
 def test_semitransparency_false_hardens() -> None:
     soft = rgba(run(size="full", format="png"))[..., 3]
     hard = rgba(run(size="full", format="png", semitransparency=False))[..., 3]
-    partial = lambda a: np.count_nonzero((a > 10) & (a < 245))  # noqa: E731
+    partial = lambda a: np.count_nonzero((a > 10) & (a < 245))
     assert partial(hard) < partial(soft)
     assert hard[100:160, 190:250].min() == 255
 
@@ -174,8 +177,17 @@ def test_type_levels_and_hint() -> None:
     assert run(type="person", type_level="2").type == "person"
     assert run(type="graphic", type_level="2").type == "graphics"
     assert run(type="graphic", type_level="1").type == "other"
-    assert run(type_level="2").type in ("person", "product", "animal", "car", "car_interior", "car_part",
-                                        "transportation", "graphics", "other")
+    assert run(type_level="2").type in (
+        "person",
+        "product",
+        "animal",
+        "car",
+        "car_interior",
+        "car_part",
+        "transportation",
+        "graphics",
+        "other",
+    )
 
 
 def test_shadow_darkens_background() -> None:
@@ -240,8 +252,11 @@ def test_thread_safe_concurrent_calls() -> None:
     img = encode(data.chelsea(), "JPEG", quality=90)
     serial = engine.remove(img, Options(size="full", format="png"), use_cache=False)
     with ThreadPoolExecutor(2) as ex:
-        outs = list(ex.map(lambda _: engine.remove(img, Options(size="full", format="png"), use_cache=False),
-                           range(2)))
+        outs = list(
+            ex.map(
+                lambda _: engine.remove(img, Options(size="full", format="png"), use_cache=False), range(2)
+            )
+        )
     for o in outs:
         assert o.content == serial.content
 

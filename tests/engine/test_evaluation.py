@@ -6,20 +6,21 @@ import math
 
 import numpy as np
 import pytest
-
 from openbg_emulator import evaluation as ev
 
 
 def test_binary_band_hand_case() -> None:
     # 4×4 GT: left half foreground, one band pixel (128) that must be ignored.
-    gt = np.array([[255, 255, 0, 0],
-                   [255, 255, 0, 0],
-                   [255, 128, 0, 0],
-                   [255, 255, 0, 0]], np.uint8)
-    pred = np.array([[1.0, 1.0, 0.0, 0.0],
-                     [1.0, 0.4, 0.6, 0.0],   # one FN (0.4 ≤ 0.5), one FP (0.6)
-                     [1.0, 0.0, 0.0, 0.0],   # the band pixel is wrong but ignored
-                     [1.0, 1.0, 0.0, 0.2]], np.float32)
+    gt = np.array([[255, 255, 0, 0], [255, 255, 0, 0], [255, 128, 0, 0], [255, 255, 0, 0]], np.uint8)
+    pred = np.array(
+        [
+            [1.0, 1.0, 0.0, 0.0],
+            [1.0, 0.4, 0.6, 0.0],  # one FN (0.4 ≤ 0.5), one FP (0.6)
+            [1.0, 0.0, 0.0, 0.0],  # the band pixel is wrong but ignored
+            [1.0, 1.0, 0.0, 0.2],
+        ],
+        np.float32,
+    )
     s = ev.score(pred, gt, "binary_band")
     # valid: 15 px. GT fg (valid): 7; pred fg (valid): 1+1+1 (row0) ... count: row0 2, row1 1+1(0.6), row2 1, row3 2 → 7
     # intersection: row0 2, row1 1, row2 1, row3 2 = 6; union: 7 + 7 - 6 = 8

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from openbg_emulator.errors import ApiError
 from openbg_emulator.options import Length, Margin, Roi
 from openbg_emulator.pipeline import layout
@@ -12,9 +11,17 @@ from openbg_emulator.pipeline import layout
 
 @pytest.mark.parametrize(
     "size,expected",
-    [("preview", (612, 408)), ("small", (612, 408)), ("regular", (612, 408)), ("medium", (1500, 1000)),
-     ("hd", (2400, 1600)), ("full", (2400, 1600)), ("4k", (2400, 1600)), ("50MP", (2400, 1600)),
-     ("auto", (2400, 1600))],
+    [
+        ("preview", (612, 408)),
+        ("small", (612, 408)),
+        ("regular", (612, 408)),
+        ("medium", (1500, 1000)),
+        ("hd", (2400, 1600)),
+        ("full", (2400, 1600)),
+        ("4k", (2400, 1600)),
+        ("50MP", (2400, 1600)),
+        ("auto", (2400, 1600)),
+    ],
 )
 def test_tiers_on_2400x1600(size: str, expected: tuple[int, int]) -> None:
     assert layout.output_size(2400, 1600, size) == expected
@@ -53,8 +60,18 @@ def test_credits_and_rate_cost() -> None:
     assert layout.credits("full", 612, 408) == 1.0
     assert layout.credits("auto", 500, 333) == 0.25
     assert layout.credits("auto", 720, 1080) == 1.0
-    assert [layout.rate_cost(*s) for s in [(625, 400), (1200, 800), (1600, 1200), (2500, 1600), (4000, 2500),
-                                           (6250, 4000), (8000, 6250)]] == [1, 1, 2, 4, 10, 25, 50]
+    assert [
+        layout.rate_cost(*s)
+        for s in [
+            (625, 400),
+            (1200, 800),
+            (1600, 1200),
+            (2500, 1600),
+            (4000, 2500),
+            (6250, 4000),
+            (8000, 6250),
+        ]
+    ] == [1, 1, 2, 4, 10, 25, 50]
     assert layout.max_size(2400, 1600) == (2400, 1600)
 
 
@@ -113,9 +130,13 @@ def test_plan_scale_and_position() -> None:
     assert p.canvas == (200, 100)
     # relative sizes 40/200=0.2, 20/100=0.2 → factor 2.5 → 100×50, centred
     assert p.dst_box == (50, 25, 100, 50)
-    p = layout.plan((200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=1.0, position=(0, 100))
+    p = layout.plan(
+        (200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=1.0, position=(0, 100)
+    )
     assert p.dst_box == (0, 0, 200, 100)
-    p = layout.plan((200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=None, position=(100, 0))
+    p = layout.plan(
+        (200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=None, position=(100, 0)
+    )
     assert p.dst_box == (160, 0, 40, 20)
 
 
@@ -124,7 +145,9 @@ def test_apply_moves_pixels() -> None:
     a = np.zeros((100, 200), np.float32)
     fg[10:30, 10:50] = (255, 0, 0)
     a[10:30, 10:50] = 1
-    p = layout.plan((200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=None, position=(100, 100))
+    p = layout.plan(
+        (200, 100), (10, 10, 40, 20), crop=False, crop_margin=Margin(), scale=None, position=(100, 100)
+    )
     f2, a2 = layout.apply(p, fg, a)
     assert layout.foreground_box(a2) == (160, 80, 40, 20)
     assert tuple(f2[90, 180]) == (255, 0, 0) and a2[5, 5] == 0

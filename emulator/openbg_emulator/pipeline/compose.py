@@ -56,7 +56,7 @@ def cover_fit(bg: Image.Image, size: tuple[int, int]) -> np.ndarray:
     bw, bh = bg.size
     if (bw, bh) != (w, h):
         s = max(w / bw, h / bh)
-        nw, nh = max(w, int(round(bw * s))), max(h, int(round(bh * s)))
+        nw, nh = max(w, round(bw * s)), max(h, round(bh * s))
         bg = bg.resize((nw, nh), Image.Resampling.LANCZOS if s < 1 else Image.Resampling.BICUBIC,
                        reducing_gap=3.0 if s < 1 else None)
         left, top = (nw - w) // 2, (nh - h) // 2

@@ -66,7 +66,7 @@ def sniff(data: bytes) -> str:
         return "gzip"
     if h[:4] == b"\x1aE\xdf\xa3":
         return "webm"
-    if h[:3] == b"ID3" or h[:2] in (b"\xff\xfb", b"\xff\xf3"):
+    if h.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3")):
         return "mp3"
     if not data:
         return "empty file"
@@ -81,11 +81,11 @@ def sniff(data: bytes) -> str:
     low = text.lstrip("\ufeff \t\r\n").lower()
     if "<svg" in low[:1024]:
         return "svg"
-    if low.startswith("<!doctype html") or low.startswith("<html") or "<html" in low[:512]:
+    if low.startswith(("<!doctype html", "<html")) or "<html" in low[:512]:
         return "html"
     if low.startswith("<?xml"):
         return "xml"
-    if low.startswith("{") or low.startswith("["):
+    if low.startswith(("{", "[")):
         return "json"
     if all(c.isprintable() or c in "\r\n\t" for c in text):
         return "text"
@@ -104,7 +104,7 @@ class ProbeInfo:
 def _orientation(im: Image.Image) -> int:
     try:
         o = int(im.getexif().get(0x0112, 1))
-    except Exception:  # malformed EXIF is not fatal
+    except Exception:  # noqa: BLE001 - malformed EXIF is not fatal
         return 1
     return o if 1 <= o <= 8 else 1
 
@@ -123,7 +123,7 @@ def _open(data: bytes, max_megapixels: float) -> tuple[Image.Image, str]:
             detail=f"Input image exceeds the maximum supported input resolution of "
             f"{max_megapixels:g} megapixels",
         ) from None
-    except Exception:
+    except Exception:  # noqa: BLE001 - any decoder failure on the header means unreadable dimensions
         raise ApiError("invalid_dimensions") from None
     return im, kind
 
@@ -182,7 +182,7 @@ def _icc_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         return im
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken embedded profile: keep the numbers as they are
         return im
     try:
         if im.mode == "RGBA":
@@ -194,7 +194,7 @@ def _icc_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
             out = ImageCms.profileToProfile(im, src, _SRGB, outputMode="RGB")
             assert out is not None
             return out
-    except Exception:  # profile/mode mismatch: keep the numbers as they are
+    except Exception:  # noqa: BLE001 - profile/mode mismatch: keep the numbers as they are
         return im
     return im
 
@@ -218,7 +218,7 @@ def decode(data: bytes, *, min_size: tuple[int, int] | None = None, max_megapixe
         im.load()
     except ApiError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - truncated/corrupt data raises assorted decoder errors
         raise ApiError("failed_to_read_image", detail=f"The image data is truncated or corrupt ({e})") from None
     if im.mode == "CMYK" and icc:
         converted = _icc_to_srgb(im, icc)

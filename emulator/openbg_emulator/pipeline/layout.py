@@ -65,9 +65,7 @@ def png_capped(fmt: str, channels: str, bg_color: tuple[int, int, int, int] | No
         return False
     if channels == "alpha" or has_bg_image:
         return False
-    if bg_color is not None and bg_color[3] == 255:
-        return False
-    return True
+    return not (bg_color is not None and bg_color[3] == 255)
 
 
 def output_size(
@@ -126,8 +124,8 @@ def roi_box(roi: Roi | None, width: int, height: int) -> tuple[int, int, int, in
             "roi_exceeds_bounds",
             detail=f"The roi ({x1:g} {y1:g} {x2:g} {y2:g}) exceeds the image bounds ({width}x{height})",
         )
-    ix1, iy1 = int(math.floor(x1 + eps)), int(math.floor(y1 + eps))
-    ix2, iy2 = int(math.ceil(x2 - eps)), int(math.ceil(y2 - eps))
+    ix1, iy1 = math.floor(x1 + eps), math.floor(y1 + eps)
+    ix2, iy2 = math.ceil(x2 - eps), math.ceil(y2 - eps)
     ix1, iy1 = max(0, ix1), max(0, iy1)
     ix2, iy2 = min(width, ix2), min(height, iy2)
     if ix2 <= ix1 or iy2 <= iy1:
@@ -141,8 +139,8 @@ def scale_box(box: tuple[int, int, int, int], src: tuple[int, int], dst: tuple[i
     """Map ``(x1, y1, x2, y2)`` from a ``src``-sized frame to a ``dst``-sized frame (covering)."""
     sx, sy = dst[0] / src[0], dst[1] / src[1]
     x1, y1, x2, y2 = box
-    nx1, ny1 = int(math.floor(x1 * sx)), int(math.floor(y1 * sy))
-    nx2, ny2 = int(math.ceil(x2 * sx)), int(math.ceil(y2 * sy))
+    nx1, ny1 = math.floor(x1 * sx), math.floor(y1 * sy)
+    nx2, ny2 = math.ceil(x2 * sx), math.ceil(y2 * sy)
     nx2, ny2 = min(dst[0], max(nx2, nx1 + 1)), min(dst[1], max(ny2, ny1 + 1))
     return nx1, ny1, nx2, ny2
 
@@ -180,7 +178,7 @@ def _margin_px(m: Margin, box_w: int, box_h: int) -> tuple[int, int, int, int]:
             px = min(value, MAX_MARGIN_FRACTION * 100) * ref / 100.0
         else:
             px = min(value, MAX_MARGIN_PX)
-        return max(0, int(round(px)))
+        return max(0, round(px))
 
     return one(m.top, box_h), one(m.right, box_w), one(m.bottom, box_h), one(m.left, box_w)
 
@@ -220,11 +218,11 @@ def plan(
         ir, ib = min(ww, x0 + cw), min(wh, y0 + ch)
         return Placement((cw, ch), (il, it, ir - il, ib - it), (il - x0, it - y0, ir - il, ib - it))
     f = 1.0 if scale is None else scale / max(sw / cw, sh / ch)
-    nw = max(1, min(cw, int(round(sw * f))))
-    nh = max(1, min(ch, int(round(sh * f))))
+    nw = max(1, min(cw, round(sw * f)))
+    nh = max(1, min(ch, round(sh * f)))
     px, py = position if position is not None else (50.0, 50.0)
-    left = int(round((cw - nw) * px / 100.0))
-    top = int(round((ch - nh) * py / 100.0))
+    left = round((cw - nw) * px / 100.0)
+    top = round((ch - nh) * py / 100.0)
     return Placement((cw, ch), (sl, st, sw, sh), (left, top, nw, nh))
 
 

@@ -62,7 +62,7 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray, max_pixels: int) -> 
     f_s, b_s = estimate_foreground_ml(
         rgb_s.astype(np.float32) / 255.0, np.ascontiguousarray(a_s, dtype=np.float32), return_background=True
     )
-    to_u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)  # noqa: E731
+    to_u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     f_s8, b_s8 = to_u8(f_s), to_u8(b_s)
     del f_s, b_s
     if (sw, sh) != (w, h):
