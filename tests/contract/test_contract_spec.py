@@ -69,6 +69,8 @@ TEST_HEADERS = [
     "X-Openbg-Retry-After",
     "X-Openbg-Latency-Ms",
     "X-Openbg-Force-Empty-Balance",
+    "X-Openbg-Fail-Times",
+    "X-Openbg-Client-Token",
 ]
 # Catalogue codes that no documented operation answers (routing errors outside the described paths).
 UNDOCUMENTED_CODES = {"not_found", "method_not_allowed"}

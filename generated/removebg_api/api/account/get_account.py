@@ -19,6 +19,8 @@ def _get_kwargs(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(x_openbg_force_status, Unset):
@@ -34,6 +36,12 @@ def _get_kwargs(
         headers["X-Openbg-Force-Empty-Balance"] = (
             "true" if x_openbg_force_empty_balance else "false"
         )
+
+    if not isinstance(x_openbg_fail_times, Unset):
+        headers["X-Openbg-Fail-Times"] = str(x_openbg_fail_times)
+
+    if not isinstance(x_openbg_client_token, Unset):
+        headers["X-Openbg-Client-Token"] = x_openbg_client_token
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -101,6 +109,8 @@ def sync_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Account | Error]:
     """Fetch credit balance and free API calls
 
@@ -116,6 +126,8 @@ def sync_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -130,6 +142,8 @@ def sync_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = client.get_httpx_client().request(
@@ -146,6 +160,8 @@ def sync(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Account | Error | None:
     """Fetch credit balance and free API calls
 
@@ -161,6 +177,8 @@ def sync(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -176,6 +194,8 @@ def sync(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     ).parsed
 
 
@@ -186,6 +206,8 @@ async def asyncio_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Account | Error]:
     """Fetch credit balance and free API calls
 
@@ -201,6 +223,8 @@ async def asyncio_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -215,6 +239,8 @@ async def asyncio_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -229,6 +255,8 @@ async def asyncio(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Account | Error | None:
     """Fetch credit balance and free API calls
 
@@ -244,6 +272,8 @@ async def asyncio(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -260,5 +290,7 @@ async def asyncio(
             x_openbg_retry_after=x_openbg_retry_after,
             x_openbg_latency_ms=x_openbg_latency_ms,
             x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+            x_openbg_fail_times=x_openbg_fail_times,
+            x_openbg_client_token=x_openbg_client_token,
         )
     ).parsed

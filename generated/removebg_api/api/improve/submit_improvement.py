@@ -23,6 +23,8 @@ def _get_kwargs(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(x_openbg_force_status, Unset):
@@ -38,6 +40,12 @@ def _get_kwargs(
         headers["X-Openbg-Force-Empty-Balance"] = (
             "true" if x_openbg_force_empty_balance else "false"
         )
+
+    if not isinstance(x_openbg_fail_times, Unset):
+        headers["X-Openbg-Fail-Times"] = str(x_openbg_fail_times)
+
+    if not isinstance(x_openbg_client_token, Unset):
+        headers["X-Openbg-Client-Token"] = x_openbg_client_token
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -128,6 +136,8 @@ def sync_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | ImproveResult]:
     """Submit an image to the Improvement Program
 
@@ -144,6 +154,8 @@ def sync_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
             carries a file).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
@@ -163,6 +175,8 @@ def sync_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = client.get_httpx_client().request(
@@ -180,6 +194,8 @@ def sync(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | ImproveResult | None:
     """Submit an image to the Improvement Program
 
@@ -196,6 +212,8 @@ def sync(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
             carries a file).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
@@ -216,6 +234,8 @@ def sync(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     ).parsed
 
 
@@ -227,6 +247,8 @@ async def asyncio_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | ImproveResult]:
     """Submit an image to the Improvement Program
 
@@ -243,6 +265,8 @@ async def asyncio_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
             carries a file).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
@@ -262,6 +286,8 @@ async def asyncio_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -277,6 +303,8 @@ async def asyncio(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | ImproveResult | None:
     """Submit an image to the Improvement Program
 
@@ -293,6 +321,8 @@ async def asyncio(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
             carries a file).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
@@ -314,5 +344,7 @@ async def asyncio(
             x_openbg_retry_after=x_openbg_retry_after,
             x_openbg_latency_ms=x_openbg_latency_ms,
             x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+            x_openbg_fail_times=x_openbg_fail_times,
+            x_openbg_client_token=x_openbg_client_token,
         )
     ).parsed

@@ -23,6 +23,8 @@ def _get_kwargs(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(x_openbg_force_status, Unset):
@@ -38,6 +40,12 @@ def _get_kwargs(
         headers["X-Openbg-Force-Empty-Balance"] = (
             "true" if x_openbg_force_empty_balance else "false"
         )
+
+    if not isinstance(x_openbg_fail_times, Unset):
+        headers["X-Openbg-Fail-Times"] = str(x_openbg_fail_times)
+
+    if not isinstance(x_openbg_client_token, Unset):
+        headers["X-Openbg-Client-Token"] = x_openbg_client_token
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -133,6 +141,8 @@ def sync_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | File]:
     """Remove the background of an image
 
@@ -162,6 +172,8 @@ def sync_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -181,6 +193,8 @@ def sync_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = client.get_httpx_client().request(
@@ -198,6 +212,8 @@ def sync(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | File | None:
     """Remove the background of an image
 
@@ -227,6 +243,8 @@ def sync(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -247,6 +265,8 @@ def sync(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     ).parsed
 
 
@@ -258,6 +278,8 @@ async def asyncio_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | File]:
     """Remove the background of an image
 
@@ -287,6 +309,8 @@ async def asyncio_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -306,6 +330,8 @@ async def asyncio_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -321,6 +347,8 @@ async def asyncio(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | File | None:
     """Remove the background of an image
 
@@ -350,6 +378,8 @@ async def asyncio(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -371,5 +401,7 @@ async def asyncio(
             x_openbg_retry_after=x_openbg_retry_after,
             x_openbg_latency_ms=x_openbg_latency_ms,
             x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+            x_openbg_fail_times=x_openbg_fail_times,
+            x_openbg_client_token=x_openbg_client_token,
         )
     ).parsed

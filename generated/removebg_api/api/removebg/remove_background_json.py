@@ -23,6 +23,8 @@ def _get_kwargs(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(x_openbg_force_status, Unset):
@@ -38,6 +40,12 @@ def _get_kwargs(
         headers["X-Openbg-Force-Empty-Balance"] = (
             "true" if x_openbg_force_empty_balance else "false"
         )
+
+    if not isinstance(x_openbg_fail_times, Unset):
+        headers["X-Openbg-Fail-Times"] = str(x_openbg_fail_times)
+
+    if not isinstance(x_openbg_client_token, Unset):
+        headers["X-Openbg-Client-Token"] = x_openbg_client_token
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -133,6 +141,8 @@ def sync_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | RemoveBgJsonResponse]:
     """Remove the background of an image (legacy JSON endpoint)
 
@@ -147,6 +157,8 @@ def sync_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -166,6 +178,8 @@ def sync_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = client.get_httpx_client().request(
@@ -183,6 +197,8 @@ def sync(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | RemoveBgJsonResponse | None:
     """Remove the background of an image (legacy JSON endpoint)
 
@@ -197,6 +213,8 @@ def sync(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -217,6 +235,8 @@ def sync(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     ).parsed
 
 
@@ -228,6 +248,8 @@ async def asyncio_detailed(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Response[Error | RemoveBgJsonResponse]:
     """Remove the background of an image (legacy JSON endpoint)
 
@@ -242,6 +264,8 @@ async def asyncio_detailed(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -261,6 +285,8 @@ async def asyncio_detailed(
         x_openbg_retry_after=x_openbg_retry_after,
         x_openbg_latency_ms=x_openbg_latency_ms,
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+        x_openbg_fail_times=x_openbg_fail_times,
+        x_openbg_client_token=x_openbg_client_token,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -276,6 +302,8 @@ async def asyncio(
     x_openbg_retry_after: int | Unset = UNSET,
     x_openbg_latency_ms: int | Unset = UNSET,
     x_openbg_force_empty_balance: bool | Unset = UNSET,
+    x_openbg_fail_times: int | Unset = UNSET,
+    x_openbg_client_token: str | Unset = UNSET,
 ) -> Error | RemoveBgJsonResponse | None:
     """Remove the background of an image (legacy JSON endpoint)
 
@@ -290,6 +318,8 @@ async def asyncio(
         x_openbg_retry_after (int | Unset):
         x_openbg_latency_ms (int | Unset):
         x_openbg_force_empty_balance (bool | Unset):
+        x_openbg_fail_times (int | Unset):
+        x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files).
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
@@ -311,5 +341,7 @@ async def asyncio(
             x_openbg_retry_after=x_openbg_retry_after,
             x_openbg_latency_ms=x_openbg_latency_ms,
             x_openbg_force_empty_balance=x_openbg_force_empty_balance,
+            x_openbg_fail_times=x_openbg_fail_times,
+            x_openbg_client_token=x_openbg_client_token,
         )
     ).parsed
