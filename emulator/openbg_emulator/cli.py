@@ -85,7 +85,7 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
     engine.matte(_tiny_jpeg(), quality=q, use_cache=False)  # warm up: load the model outside the timing
 
     def predict(data: bytes, size: tuple[int, int]) -> Any:
-        alpha, _fg = engine.matte(data, quality=q, size=size, use_cache=False)
+        alpha, _rgb = engine.matte(data, quality=q, size=size, use_cache=False, foreground=False)
         return alpha
 
     def progress(s: evaluation.ImageScore) -> None:

@@ -287,10 +287,12 @@ def matte(
     size: tuple[int, int] | None = None,
     settings: Settings | None = None,
     use_cache: bool = True,
+    foreground: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(alpha float32 [0, 1], edge-corrected foreground uint8) at ``size`` (default: input size).
 
-    The evaluation command uses it; no layout, no encoding.
+    The evaluation command and the contact sheet use it; no layout, no encoding.
+    ``foreground=False`` skips the colour estimation (the second item is the plain RGB).
     """
     s = settings or default_settings()
     info = probe(data, s)
@@ -301,7 +303,7 @@ def matte(
     mask, _, _ = model_mask(data, img, None, info, q, s, use_cache=use_cache)
     work = _resize(img, (w, h))
     rgb = _composite_white(work)
-    alpha, fg = _refine.refine(rgb, mask, q)
+    alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
     if work.mode == "RGBA":
         alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
     return alpha, fg
@@ -342,11 +344,13 @@ def remove(
     rgb = _composite_white(work)
     in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
     del work
+    want_fg = options.channels == "rgba"
     if roi is None:
-        alpha, fg = _refine.refine(rgb, mask, q)
+        alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg)
     else:
         x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
-        a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q)
+        a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,
+                                        foreground=want_fg)
         alpha = np.zeros((h, w), np.float32)
         alpha[y1:y2, x1:x2] = a_roi
         fg = rgb.copy()

@@ -93,9 +93,17 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray, max_pixels: int) -> 
     return out
 
 
-def refine(rgb: np.ndarray, alpha_lowres: np.ndarray, quality: str = "balanced") -> tuple[np.ndarray, np.ndarray]:
-    """(alpha at rgb's size, float32 [0, 1]; edge-corrected foreground colour, uint8)."""
+def refine(
+    rgb: np.ndarray, alpha_lowres: np.ndarray, quality: str = "balanced", *, foreground: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha at rgb's size, float32 [0, 1]; edge-corrected foreground colour, uint8).
+
+    ``foreground=False`` skips the colour estimation (the second item is then ``rgb`` itself):
+    for a matte-only result (``channels=alpha``) or the evaluation, where only alpha matters.
+    """
     h, w = rgb.shape[:2]
     alpha = upsample_alpha(alpha_lowres, (w, h))
+    if not foreground:
+        return alpha, rgb
     fg = estimate_foreground(rgb, alpha, FOREGROUND_PIXELS.get(quality, FOREGROUND_PIXELS["balanced"]))
     return alpha, fg
