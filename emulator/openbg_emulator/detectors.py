@@ -10,7 +10,8 @@ package) stored atomically as ``$OPENBG_HOME/models/centernet-coco.onnx``.  Noth
 at request time: :func:`get_detector` returns ``None`` when the model is not installed, and the
 classifier then works from image statistics alone.
 
-The network sees the image stretched to 512×512 (RGB, 0–255) and outputs, on a 128×128 grid, a
+The network sees the image stretched to 512×512 (RGB, 0–255; very elongated images padded first)
+and outputs, on a 128×128 grid, a
 per-class centre heatmap (sigmoid) and the box extents (left, top, right, bottom distances in input
 pixels); :class:`CocoDetector` decodes the peaks (3×3 max-pool NMS) into boxes of the original image.
 """
@@ -53,6 +54,8 @@ INPUT_SIZE = 512
 #: the size it runs at here.  The converted model takes any multiple of 32, but smaller inputs
 #: lose accuracy on the dev set (512: 94 %, 384: 88 %, 320: 88 %; bench/classify_eval.py --det-size)
 RUN_SIZE = 512
+#: most elongation (long side / short side) the input is stretched by; longer images are padded
+MAX_STRETCH = 1.6
 OUTPUTS = ("tower_0/keypoints", "tower_0/wh")
 #: COCO class index (0–79) → level-2 X-Type class; classes not listed say nothing about the type.
 COCO_TO_TYPE: dict[int, str] = {
@@ -482,20 +485,33 @@ class CocoDetector:
         self.input_size = int(input_size) // 32 * 32
         self._lock = threading.Lock()
 
-    def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Heatmap (n/4 × n/4 × 80) and box extents (n/4 × n/4 × 4) for an RGB image at n×n."""
+    def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """Heatmap (n/4 × n/4 × 80), box extents (n/4 × n/4 × 4) and the scales (network pixels per
+        image pixel, x and y) for an RGB image stretched to n×n.
+
+        An image more elongated than :data:`MAX_STRETCH` is first padded (grey, bottom or right) to
+        that aspect ratio, so no subject is squashed by more than that (measured: stretching
+        ordinary 4:3–3:2 photos is 7 points better than letterboxing them; very wide images need
+        the padding).
+        """
         n = self.input_size
-        x = cv2.resize(np.ascontiguousarray(rgb[..., :3]), (n, n), interpolation=cv2.INTER_AREA)
-        x = x.astype(np.float32)[None]
-        heat, wh = self._sess.run(self._outs, {self._in: x})
-        return heat[0], wh[0]
+        h, w = rgb.shape[:2]
+        ph, pw = max(h, round(w / MAX_STRETCH)), max(w, round(h / MAX_STRETCH))
+        img = np.ascontiguousarray(rgb[..., :3])
+        if (ph, pw) != (h, w):
+            canvas = np.full((ph, pw, 3), 114, np.uint8)
+            canvas[:h, :w] = img
+            img = canvas
+        interp = cv2.INTER_AREA if max(ph, pw) > n else cv2.INTER_LINEAR
+        x = cv2.resize(img, (n, n), interpolation=interp)
+        heat, wh = self._sess.run(self._outs, {self._in: x.astype(np.float32)[None]})
+        return heat[0], wh[0], (n / pw, n / ph)
 
     def __call__(self, rgb: np.ndarray) -> list[Detection]:
         return self.detect(rgb)
 
     def detect(self, rgb: np.ndarray, *, with_products: bool = True, top_k: int = 30) -> list[Detection]:
-        h, w = rgb.shape[:2]
-        heat, wh = self.raw(rgb)
+        heat, wh, (kx, ky) = self.raw(rgb)
         gh, gw, nc = heat.shape
         # 3×3 max-pool NMS on every class map
         pad = np.pad(heat, ((1, 1), (1, 1), (0, 0)), constant_values=-1.0)
@@ -506,7 +522,6 @@ class CocoDetector:
         idx = np.argpartition(-scores, k - 1)[:k]
         idx = idx[np.argsort(-scores[idx])]
         stride = self.input_size / gw
-        sx, sy = w / self.input_size, h / self.input_size
         dets: list[Detection] = []
         for i in idx:
             sc = float(scores[i])
@@ -519,7 +534,7 @@ class CocoDetector:
                 continue
             l, t, r, b = (float(v) for v in wh[gy, gx])
             cx, cy = gx * stride, gy * stride
-            box = ((cx - l) * sx, (cy - t) * sy, (cx + r) * sx, (cy + b) * sy)
+            box = ((cx - l) / kx, (cy - t) / ky, (cx + r) / kx, (cy + b) / ky)
             dets.append(Detection(cls_name, sc, box, label=COCO_LABELS[cls]))
         return dets
 

@@ -102,11 +102,8 @@ def test_select_subject_keeps_matching_component() -> None:
     cv2.circle(a, (450, 150), 80, 1.0, -1)  # right: "car"
 
     def det(img: np.ndarray) -> list[Detection]:
-        # boxes are reported in the coordinates of the image passed in (select_subject crops)
-        ih, iw = img.shape[:2]
-        mean = img.reshape(-1, 3).mean(axis=0)
-        cls = "person" if mean[0] > mean[2] else "car"
-        return [Detection(cls, 0.9, (0, 0, iw, ih))]
+        assert img.shape[:2] == (h, w)  # run once on the whole image
+        return [Detection("person", 0.9, (60, 60, 240, 240)), Detection("car", 0.8, (360, 60, 540, 240))]
 
     rgb[:, :300] = (200, 60, 60)
     rgb[:, 300:] = (60, 60, 200)

@@ -117,8 +117,17 @@ def classify(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) -
     return explain(rgb, alpha, detector=detector).cls
 
 
-def explain(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) -> Evidence:
-    """Like :func:`classify`, returning the evidence as well."""
+def explain(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    detector: object = _UNSET,
+    detections: Sequence[Detection] | None = None,
+) -> Evidence:
+    """Like :func:`classify`, returning the evidence as well.
+
+    ``detections`` (already made on ``rgb``) are used instead of running the detector again.
+    """
     rgb = np.asarray(rgb)
     a = np.asarray(alpha, dtype=np.float32)
     if rgb.ndim == 2:
@@ -129,7 +138,9 @@ def explain(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) ->
     h, w = a.shape
     if h == 0 or w == 0:
         return Evidence("other")
-    det: Detector | None = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+    det: Detector | None = None
+    if detections is None:
+        det = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
 
     s = min(1.0, WORK_SIZE / max(h, w))
     if s < 1.0:
@@ -161,10 +172,12 @@ def explain(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) ->
 
     # --- detector votes: share of the subject covered by each class's boxes, weighted by score
     if det is not None:
-        sub_area = float(a.sum())
         # the whole image: the detector was trained on scenes, and context helps it (measured:
         # running it on the subject's box alone loses 7 points on the dev set)
-        for d in det(rgb):
+        detections = list(det(rgb))
+    if detections:
+        sub_area = float(a.sum())
+        for d in detections:
             x1, y1, x2, y2 = (round(v) for v in d.box)
             x1, y1 = max(0, x1), max(0, y1)
             x2, y2 = min(w, x2), min(h, y2)
@@ -227,6 +240,7 @@ def select_subject(
     if len(big) <= 1:
         return alpha
     det: Detector | None = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+    dets = list(det(np.asarray(rgb)[..., :3])) if det is not None else None  # once, for all parts
     keep_small = np.zeros(labels.shape, bool)
     matched = False
     for lab in big:
@@ -236,13 +250,8 @@ def select_subject(
             if s < 1.0
             else comp
         )
-        x, y, bw, bh = (int(v / s) for v in stats[lab, :4])
-        pad = int(0.05 * max(bw, bh))
-        y0, y1 = max(0, y - pad), min(h, y + bh + pad)
-        x0, x1 = max(0, x - pad), min(w, x + bw + pad)
-        part = a[y0:y1, x0:x1] * full[y0:y1, x0:x1]
-        cls = classify(np.asarray(rgb)[y0:y1, x0:x1], part, detector=det)
-        if cls in wanted:
+        ev = explain(rgb, a * full, detector=None, detections=dets)
+        if ev.cls in wanted:
             keep_small |= comp
             matched = True
     if not matched:
