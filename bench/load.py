@@ -93,6 +93,7 @@ class Server:
                "OPENBG_QUEUE": str(queue), "PYTHONUNBUFFERED": "1"}
         env.pop("OPENBG_DATABASE_URL", None)
         env.pop("OPENBG_ALLOW_PRIVATE_URLS", None)
+        env["OPENBG_FETCH_LOOPBACK_ONLY"] = "1"  # nothing this script starts may fetch off the machine
         self.log = open(state / "server.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", "127.0.0.1", "--port",

@@ -43,7 +43,7 @@ EmulatorServer = ROOT.EmulatorServer
 @pytest.fixture(scope="session")
 def rel_server() -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="openbg-rel-") as d:
-        s = EmulatorServer(Path(d) / "state", {"OPENBG_FETCH_TIMEOUT_S": "3"}, ["--test-controls"])
+        s = EmulatorServer(Path(d) / "state", {"OPENBG_FETCH_TIMEOUT_S": "3", "OPENBG_FETCH_LOOPBACK_ONLY": "1"}, ["--test-controls"])
         try:
             yield s
         finally:
@@ -53,7 +53,7 @@ def rel_server() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def guarded_server() -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="openbg-guard-") as d:
-        s = EmulatorServer(Path(d) / "state", {"OPENBG_ALLOW_PRIVATE_URLS": "0"}, [])
+        s = EmulatorServer(Path(d) / "state", {"OPENBG_ALLOW_PRIVATE_URLS": "0", "OPENBG_FETCH_LOOPBACK_ONLY": "1"}, [])
         try:
             yield s
         finally:
@@ -65,7 +65,7 @@ def start_emulator() -> Iterator[Callable[..., Any]]:
     started: list[Any] = []
 
     def start(state_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> Any:
-        s = EmulatorServer(state_dir, dict(env or {}), list(args or []))
+        s = EmulatorServer(state_dir, {"OPENBG_FETCH_LOOPBACK_ONLY": "1", **(env or {})}, list(args or []))
         started.append(s)
         return s
 
