@@ -82,7 +82,7 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
         rows = rows[:limit]
     settings = engine.default_settings()
     q = quality or settings.quality
-    engine.matte(_tiny_jpeg(), quality=q, use_cache=False)  # warm up: load the model outside the timing
+    engine.matte(_tiny_jpeg(), quality=q)  # warm up: load the model outside the timing
 
     def predict(data: bytes, size: tuple[int, int]) -> Any:
         alpha, _rgb = engine.matte(data, quality=q, size=size, use_cache=False, foreground=False)

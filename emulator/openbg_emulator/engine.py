@@ -324,6 +324,11 @@ def remove(
     q = options.quality or s.quality
     w, h = _output_size(info, options, s, bg_bytes is not None)
     roi = _layout.roi_box(options.roi, info.width, info.height)
+    if bg_bytes is not None and options.channels == "rgba":
+        try:  # a bad background fails before any inference
+            _decode.probe(bg_bytes, s.max_megapixels)
+        except ApiError as e:
+            raise ApiError(e.code, detail=f"Background image: {e.detail or e.title}") from None
 
     # Decode once, big enough for the model (≥ 1024 px a side when the input has it) and the output.
     min_size = None if roi is not None else (max(w, min(info.width, 1024)), max(h, min(info.height, 1024)))

@@ -70,11 +70,20 @@ def test_alpha_rows_sad_and_gradient() -> None:
     assert s2.grad == pytest.approx(float((d * d).sum()) / 1000)
 
 
-def test_gradient_of_a_ramp() -> None:
-    # a linear ramp of slope 0.01 per px has a smoothed gradient magnitude of 0.01 away from borders
-    ramp = np.tile(np.linspace(0, 0.99, 100, dtype=np.float64), (30, 1))
+def test_gradient_kernel_and_ramp() -> None:
+    k = ev.gauss_gradient_kernel(1.4)
+    # half size ceil(1.4*sqrt(-2 ln(sqrt(2 pi)*1.4*0.01))) = ceil(3.62) = 4 → 9×9, unit L2 norm, odd in x
+    assert k.shape == (9, 9)
+    assert float((k * k).sum()) == pytest.approx(1.0)
+    assert np.allclose(k, -k[:, ::-1]) and np.allclose(k, k[::-1, :])
+    assert ev.gaussian_gradient_magnitude(np.full((20, 20), 0.7)).max() == pytest.approx(0.0, abs=1e-12)
+    # a ramp of slope c has magnitude c·Σ|x·k(y, x)| in the interior, along x only
+    ramp = np.tile(np.arange(40, dtype=np.float64) * 0.01, (30, 1))
+    u = np.arange(-4, 5)
+    expected = 0.01 * abs(float((k * u[None, :]).sum()))
     g = ev.gaussian_gradient_magnitude(ramp)
-    assert g[15, 50] == pytest.approx(0.01, rel=1e-3)
+    assert g[15, 20] == pytest.approx(expected, rel=1e-9)
+    assert ev.gaussian_gradient_magnitude(ramp.T)[20, 15] == pytest.approx(expected, rel=1e-9)
 
 
 def test_summaries() -> None:
