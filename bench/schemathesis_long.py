@@ -6,8 +6,7 @@ nothing to chain; the state is driven here instead, for each round:
 
   1. ``openbg keys create --credits C --free-calls F`` (the real CLI, on the server's state dir);
   2. schemathesis on every operation with that key (examples, coverage, fuzzing; ``--examples`` per operation),
-     with the CI hooks (tests/emulator/st_hooks.py) so that a share of the bodies carry a real image and 200s
-     are checked too;
+     with bench/st_long_hooks.py so that a share of the bodies carry a real image and 200s are checked too;
   3. the account invariants for that key: /account = grants − charges (ledger), the ledger's running balance is
      consistent row by row, never negative, free calls used ≤ allowance, every charge has a request id;
   4. ``openbg keys revoke``: the next call is 403.
@@ -83,9 +82,8 @@ def main() -> None:
                        "-c", CHECKS, "-n", str(a.examples), "-w", "1", "--phases", a.phases,
                        "--seed", str(20261125 + rnd), "--mode", "all", "--no-color", "--request-timeout", "120",
                        "--generation-database", "none", "--report", "junit", "--report-dir", rep]
-                env = dict(os.environ, SCHEMATHESIS_HOOKS="st_hooks", OPENBG_SCHEMATHESIS_IMAGES=str(a.images),
-                           PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "emulator"),
-                                                       os.environ.get("PYTHONPATH", "")]))
+                env = dict(os.environ, SCHEMATHESIS_HOOKS="st_long_hooks", OPENBG_SCHEMATHESIS_IMAGES=str(a.images),
+                           PYTHONPATH=os.pathsep.join([str(REPO / "bench"), os.environ.get("PYTHONPATH", "")]))
                 p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.round_timeout, cwd=rep,
                                    check=False, env=env)
             text = p.stdout + p.stderr
