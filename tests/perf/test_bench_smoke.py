@@ -1,0 +1,43 @@
+"""Smoke run of the benchmark (``bench/bench.py --smoke``): it runs and prints its table with every case.
+
+Not a timed test: it never asserts timings or ratios (the machine is shared and noisy), only that each
+case and ratio appears in the printed table. Tiny images and counts: about a minute on 2 idle cores.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = [
+    "bare-medium-1024", "bare-small-1024",
+    "engine-preview-png", "engine-12mp-zip", "engine-12mp-jpg", "engine-12mp-png", "engine-12mp-webp",
+    "engine-50mp-zip", "engine-12mp-zip-cached",
+    "http-preview-png", "http-12mp-zip", "http-12mp-jpg", "http-12mp-png", "http-12mp-webp", "http-50mp-zip",
+    "rembg-preview", "rembg-12mp",
+    "batch-async", "clients-8", "overflow-burst", "memory",
+]
+RATIOS = [
+    "http-12mp-zip / bare-medium-1024", "rembg-12mp / http-12mp-zip", "engine-preview-png / bare-medium-1024",
+    "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "RSS after 12 / after 4 requests",
+    "8-client throughput / solo throughput", "starved requests", "overflow answered 503 + Retry-After",
+]
+
+
+@pytest.mark.timeout(900)
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--smoke", "--json", str(out)],
+                       capture_output=True, text=True, cwd=REPO, timeout=880)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    table = r.stdout
+    rows = {line.split()[0] for line in table.splitlines() if line.strip()}
+    missing = [c for c in CASES if c not in rows]
+    assert not missing, f"cases missing from the table: {missing}\n{table}"
+    for name in RATIOS:
+        assert name in table, f"ratio {name!r} missing\n{table}"
+    assert out.is_file()
