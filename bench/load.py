@@ -24,6 +24,7 @@ import ipaddress
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -206,6 +207,7 @@ def main() -> None:
     ap.add_argument("--pid", type=int, help="pid of the running emulator (for RSS) with --url")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up (stop the server) on SIGTERM
     if a.duration <= 0 or a.duration > 3600:
         sys.exit("--duration must be in (0, 3600]")
 

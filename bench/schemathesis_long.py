@@ -22,6 +22,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=60, help="generated bodies given a real image, per round")
     ap.add_argument("--round-timeout", type=int, default=1800)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up (stop the server) on SIGTERM
 
     sys.path.insert(0, str(REPO / "tests"))
     import importlib.util
