@@ -162,9 +162,7 @@ def test_async_hard_deadline_against_a_drip(raw_server: Any) -> None:
     assert time.monotonic() - t0 < 3.0 + 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="wrapper: RemoveBg (sync) enforces total_timeout only between attempts; "
-                   "a server that drips a byte per read-timeout holds one attempt open as long as it likes "
-                   "(AsyncRemoveBg has a hard deadline). Reported in issue 9's note.")
+
 def test_sync_deadline_against_a_drip(raw_server: Any) -> None:
     """The same drip against the sync client: its total budget must end the call too."""
     srv = raw_server(lambda conn, req: drip(conn, req, seconds=7.0))

@@ -12,6 +12,13 @@ Gaps of the generated code, and how they are bridged with what it offers:
   ``X-Openbg-Client-Token``) and any other extra header go in the client-wide
   ``headers``; per-call headers would need ``with_headers``, which mutates the shared
   httpx client, so the wrapper does not use it.
+* A hard deadline for the sync client: httpx's timeouts bound each read, so a server
+  that drips a byte per read-timeout could hold one attempt open for ever. The sync
+  client's httpx transport is wrapped (:class:`DeadlineTransport`, passed through
+  ``httpx_args``): while a call's deadline is set (a context variable), every
+  request's timeouts are capped by the time left and the response body is cut with
+  ``httpx.ReadTimeout`` once the deadline passes. (The async client uses
+  ``asyncio.timeout`` instead.)
 * Multipart booleans: the generated ``to_multipart`` writes ``str(value)``; the wrapper
   fills the model with the strings ``"true"``/``"false"`` (what remove.bg's own clients
   send) instead of Python booleans (which would go out as ``True``/``False``).
@@ -20,7 +27,8 @@ Gaps of the generated code, and how they are bridged with what it offers:
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, MutableMapping
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +45,56 @@ from removebg_api.types import File, Response
 from ._inputs import Source
 
 _current: ContextVar[list[httpx.Response] | None] = ContextVar("openbg_responses", default=None)
+#: ``time.monotonic()`` value after which the sync call in this context must stop (``None``: no deadline).
+deadline: ContextVar[float | None] = ContextVar("openbg_deadline", default=None)
+
+
+def _past() -> httpx.ReadTimeout:
+    return httpx.ReadTimeout("the call's total time budget is exhausted")
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises ``httpx.ReadTimeout`` once ``deadline`` has passed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, when: float) -> None:
+        self._inner = inner
+        self._when = when
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._when:
+                raise _past()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """Wraps the sync transport so that no request outlives the deadline of its call."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        when = deadline.get()
+        if when is None:
+            return self._inner.handle_request(request)
+        left = when - time.monotonic()
+        if left <= 0:
+            raise _past()
+        timeouts = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            current = timeouts.get(phase)
+            timeouts[phase] = left if current is None else min(float(current), left)
+        request.extensions["timeout"] = timeouts
+        response = self._inner.handle_request(request)
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _DeadlineStream(response.stream, when)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 @dataclass(frozen=True)
@@ -68,6 +126,9 @@ def make_client(
 ) -> AuthenticatedClient:
     """The generated client, authenticating with ``X-Api-Key`` (remove.bg's scheme)."""
     hook: Any = _async_hook if asynchronous else _sync_hook
+    httpx_args: dict[str, Any] = {"event_hooks": {"response": [hook]}}
+    if not asynchronous:
+        httpx_args["transport"] = DeadlineTransport(httpx.HTTPTransport(verify=verify_ssl))
     return AuthenticatedClient(
         base_url=base_url,
         token=api_key,
@@ -76,7 +137,7 @@ def make_client(
         timeout=timeout,
         headers=headers,
         verify_ssl=verify_ssl,
-        httpx_args={"event_hooks": {"response": [hook]}},
+        httpx_args=httpx_args,
     )
 
 

@@ -239,6 +239,14 @@ class RemoveBg(_Base):
     def _call(self, what: str, send: Callable[[], gen.RawResponse]) -> gen.RawResponse:
         policy = self.retry_policy
         start = time.monotonic()
+        token = gen.deadline.set(None if policy.total_timeout is None else start + policy.total_timeout)
+        try:
+            return self._attempts(what, send, policy, start)
+        finally:
+            gen.deadline.reset(token)
+
+    @staticmethod
+    def _attempts(what: str, send: Callable[[], gen.RawResponse], policy: RetryPolicy, start: float) -> gen.RawResponse:
         retry = 0
         while True:
             try:
