@@ -470,7 +470,7 @@ class CocoDetector:
     name = "centernet-mobilenetv3-coco (human-models 3.0.4)"
 
     def __init__(
-        self, path: Path, threads: int | None = None, min_score: float = 0.2, input_size: int = RUN_SIZE
+        self, path: Path, threads: int | None = None, min_score: float = 0.15, input_size: int = RUN_SIZE
     ) -> None:
         import onnxruntime as ort  # type: ignore[import-untyped]
 

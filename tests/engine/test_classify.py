@@ -129,6 +129,9 @@ def test_fast_enough() -> None:
     rgb = cv2.resize(data.astronaut(), (3000, 3000))
     a = _ellipse_alpha(3000, 3000)
     classify(rgb, a)  # warm-up (detector session, if any)
-    t = time.perf_counter()
-    classify(rgb, a)
-    assert time.perf_counter() - t < 3.0  # generous: CI machines are shared (typical: ~0.2 s)
+    best = float("inf")
+    for _ in range(3):  # the best of three: CI machines are shared
+        t = time.perf_counter()
+        classify(rgb, a)
+        best = min(best, time.perf_counter() - t)
+    assert best < 2.0  # typical ~0.2 s with the detector, ~0.03 s without

@@ -142,8 +142,10 @@ def test_fast_on_25_megapixels() -> None:
     a = np.zeros((4200, 6000), np.float32)
     cv2.ellipse(a, (3000, 2000), (1200, 1800), 0, 0, 360, 1.0, -1)
     for kind in KINDS:
-        t = time.perf_counter()
-        s = render_shadow(a, kind, 50)
-        dt = time.perf_counter() - t
+        best = float("inf")
+        for _ in range(2):  # the best of two: CI machines are shared
+            t = time.perf_counter()
+            s = render_shadow(a, kind, 50)
+            best = min(best, time.perf_counter() - t)
         assert s.shape == a.shape
-        assert dt < 6.0, f"{kind} took {dt:.2f}s"  # typical ~0.3 s; full-resolution blurs take >10 s
+        assert best < 4.0, f"{kind} took {best:.2f}s"  # typical ~0.3 s; full-resolution blurs take >10 s

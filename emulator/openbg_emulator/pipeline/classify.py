@@ -62,6 +62,25 @@ _WANTED = {
 
 #: long side of the working copy used for statistics
 WORK_SIZE = 512
+#: graphics: interior (alpha eroded by CORE_ERODE px) with at least GFX_ZERO_LAP of exactly-zero
+#: Laplacian, median |Laplacian| at most GFX_NOISE, and fewer distinct 15-bit colours per pixel
+#: than GFX_COLOURS
+CORE_ERODE = 9  # the edge of a predicted mask often holds some background texture
+GFX_ZERO_LAP = 0.10
+GFX_NOISE = 4.0
+GFX_COLOURS = 0.025
+#: a detection's vote = score · min(1, share/SHARE_FULL) · min(1, fill/FILL_FULL), where share is
+#: the part of the subject inside its box and fill the part of the box that is subject; the best
+#: class wins when its vote reaches VOTE_MIN.  Product detections are weighted by PRODUCT_WEIGHT
+#: (product is the default anyway).
+SHARE_FULL = 0.5
+FILL_FULL = 0.3
+VOTE_MIN = 0.25
+#: vehicles need stronger evidence (a wrong "car" also brings the dark car shadow by default)
+VOTE_MIN_BY_CLASS = {"car": 0.4, "transportation": 0.4}
+PRODUCT_WEIGHT = 1.0
+#: how several detections of one class combine: "max" or "noisy_or"
+VOTE_COMBINE = "noisy_or"
 _ON = 0.5
 
 
@@ -156,7 +175,7 @@ def explain(
         return ev
 
     # --- graphics statistics (on the subject's interior; its outline is not evidence)
-    core = cv2.erode(on.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    core = cv2.erode(on.astype(np.uint8), np.ones((CORE_ERODE, CORE_ERODE), np.uint8)) > 0
     if core.sum() < 50:
         core = on
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -168,7 +187,7 @@ def explain(
     ev.flat = float((np.hypot(gx, gy)[core] < 4).mean())
     q = small[core].astype(np.int32) // 8
     ev.colours = float(len(np.unique((q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2])) / max(1, int(core.sum())))
-    ev.graphics = ev.zero_lap >= 0.10 and ev.noise <= 4.0 and ev.colours < 0.025
+    ev.graphics = ev.zero_lap >= GFX_ZERO_LAP and ev.noise <= GFX_NOISE and ev.colours < GFX_COLOURS
 
     # --- detector votes: share of the subject covered by each class's boxes, weighted by score
     if det is not None:
@@ -186,11 +205,18 @@ def explain(
             inside = float(a[y1:y2, x1:x2].sum())
             share = inside / max(1e-6, sub_area)  # how much of the subject the box explains
             fill = inside / float((x2 - x1) * (y2 - y1))  # how much of the box is subject
-            v = d.score * min(1.0, share / 0.5) * min(1.0, fill / 0.3)
-            ev.votes[d.cls] = max(ev.votes.get(d.cls, 0.0), v)
-    if ev.votes:
-        best = max(ev.votes, key=lambda k: ev.votes[k])
-        if ev.votes[best] >= 0.25 and not (ev.graphics and best not in ("person", "animal")):
+            v = d.score * min(1.0, share / SHARE_FULL) * min(1.0, fill / FILL_FULL)
+            if d.cls == "product":
+                v *= PRODUCT_WEIGHT
+            v = min(1.0, v)
+            prev = ev.votes.get(d.cls, 0.0)
+            # several hits of one class add up (noisy-or), or the best one counts
+            ev.votes[d.cls] = 1.0 - (1.0 - prev) * (1.0 - v) if VOTE_COMBINE == "noisy_or" else max(prev, v)
+    sure = {c: v for c, v in ev.votes.items() if v >= VOTE_MIN_BY_CLASS.get(c, VOTE_MIN)}
+    if sure:
+        best = max(sure, key=lambda k: sure[k])
+        # artwork of a car or a phone is still graphics; people and animals in it are what it shows
+        if not (ev.graphics and best not in ("person", "animal")):
             ev.cls = best
             return ev
 
