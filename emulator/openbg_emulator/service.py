@@ -63,6 +63,7 @@ ALLOWED_HEADERS = (
     "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token"
 )
 MAX_LATENCY_MS = 60_000
+BINARY_FIELDS = frozenset({"image_file", "bg_image_file"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -199,11 +200,20 @@ class _CappedMultipart(MultiPartParser):
         self._file_bytes = 0
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._current_part.file is not None:
+        if self._current_part.file is not None or self._current_part.field_name in BINARY_FIELDS:
             self._file_bytes += end - start
             if self._file_bytes > self.max_file:
                 raise _FileTooLarge()
         super().on_part_data(data, start, end)
+
+    def on_part_end(self) -> None:
+        # A file field sent without a filename (e.g. requests' files={"image_file": (None, data)}) is still
+        # binary: keep its bytes instead of decoding them as text.
+        part = self._current_part
+        if part.file is None and part.field_name in BINARY_FIELDS:
+            self.items.append((part.field_name, bytes(part.data)))  # type: ignore[arg-type]
+            return
+        super().on_part_end()
 
 
 @dataclass
@@ -272,7 +282,7 @@ async def read_fields(request: Request, limits: Limits) -> dict[str, object]:
                     if isinstance(value, UploadFile):
                         data = await value.read()
                         _put(fields, name, bytes(data))
-                    else:
+                    else:  # str, or bytes for a filename-less file field
                         _put(fields, name, value)
             finally:
                 await form.close()
