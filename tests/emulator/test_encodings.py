@@ -200,3 +200,28 @@ def test_malformed_bodies(live_server, key) -> None:  # type: ignore[no-untyped-
                    content=b"[" * 100000 + b"]" * 100000, timeout=30)
     assert r.status_code == 400 and error_code(r) == "invalid_request"
     assert json.loads(httpx.get(f"{live_server.root_url}/healthz").text)["status"] == "ok"
+
+
+def test_file_part_without_filename_and_type_level_none(live_server, key, jpeg) -> None:  # type: ignore[no-untyped-def]
+    """requests' files={"image_file": (None, data)} sends no filename: still the image bytes."""
+    r = requests_post(live_server, key, files={"image_file": (None, jpeg)}, data={"type_level": "none"})
+    check_ok(r)
+    assert "X-Type" not in r.headers  # type_level=none: no X-Type (spec §6.2)
+    assert_cutout(r.content)
+
+
+def requests_post(live_server, key, **kw):  # type: ignore[no-untyped-def]
+    import requests
+
+    return requests.post(f"{live_server.base_url}/removebg", headers={"X-Api-Key": key}, timeout=60, **kw)
+
+
+def test_openapi_published(live_server) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    r = httpx.get(f"{live_server.root_url}/openapi.yaml", timeout=30)
+    assert r.status_code == 200 and "yaml" in r.headers["content-type"]
+    repo = Path(__file__).resolve().parents[2] / "openapi.yaml"
+    assert r.text == repo.read_text(encoding="utf-8")  # the hand-written file, not a generated one
+    assert httpx.get(f"{live_server.root_url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{live_server.root_url}/readyz").status_code == 200
