@@ -507,7 +507,7 @@ class Service:
         return resp
 
     async def authenticate(self, request: Request, ctx: Ctx) -> KeyInfo:
-        key = request.headers.get("x-api-key")
+        key = (request.headers.get("x-api-key") or "").strip() or None
         if key is None:
             auth = request.headers.get("authorization", "")
             scheme, _, token = auth.strip().partition(" ")
