@@ -7,7 +7,6 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from openbg_emulator.pipeline import matting
 
 QUALITIES = ("fast", "balanced", "best")
