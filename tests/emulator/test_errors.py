@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import io
+import re
 import socket
 import time
 
@@ -136,11 +137,17 @@ def test_file_too_large_streamed(live_server, key) -> None:  # type: ignore[no-u
 
 
 def _raw(server, request: bytes, timeout: float = 10) -> bytes:  # type: ignore[no-untyped-def]
+    """Send raw bytes; return the whole response (headers and the Content-Length body)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
         s.sendall(request)
         data = b""
         try:
-            while b"\r\n\r\n" not in data or len(data) < 200:
+            while True:
+                head, sep, body = data.partition(b"\r\n\r\n")
+                if sep:
+                    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                    if m and len(body) >= int(m.group(1)):
+                        break
                 chunk = s.recv(65536)
                 if not chunk:
                     break
