@@ -20,18 +20,14 @@ from openbg_emulator.settings import Settings
 
 
 class FaultyEngine:
-    """The real probe/quote; ``remove`` fails the first time with an unexpected exception (fault injection)."""
+    """The real probe/quote; ``remove`` fails with an unexpected exception (fault injection)."""
 
     probe = staticmethod(real_engine.probe)
     quote = staticmethod(real_engine.quote)
-    calls = 0
 
-    @classmethod
-    def remove(cls, data: bytes, options: object, **kw: object) -> object:
-        cls.calls += 1
-        if cls.calls == 1:
-            raise RuntimeError("injected fault")
-        return real_engine.remove(data, options, **kw)  # type: ignore[arg-type]
+    @staticmethod
+    def remove(data: bytes, options: object, **kw: object) -> object:
+        raise RuntimeError("injected fault")
 
 
 def test_unexpected_exception_is_500_with_logged_request_id(tmp_path, jpeg, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -52,8 +48,12 @@ def test_unexpected_exception_is_500_with_logged_request_id(tmp_path, jpeg, capl
             assert key not in caplog.text  # keys are never logged
             assert r.headers["access-control-allow-origin"] == "*"
             assert accounts.get(info.id).credits == 5  # nothing charged
-            r = await c.post("/v1.0/removebg", headers={"X-Api-Key": key}, files={"image_file": ("x.jpg", jpeg)})
-            assert r.status_code == 200 and r.headers["X-Credits-Charged"] == "0.25"
+            # the app keeps serving: the next requests are answered normally
+            r = await c.get("/v1.0/account", headers={"X-Api-Key": key})
+            assert r.status_code == 200 and r.json()["data"]["attributes"]["credits"]["total"] == 5
+            r = await c.post("/v1.0/removebg", headers={"X-Api-Key": key}, files={"image_file": ("x.jpg", jpeg)},
+                             data={"size": "huge"})
+            assert r.status_code == 400 and error_code(r) == "invalid_size"
 
     asyncio.run(scenario())
     app.state.service.pool.shutdown()
