@@ -149,3 +149,29 @@ def test_fast_on_25_megapixels() -> None:
             best = min(best, time.perf_counter() - t)
         assert s.shape == a.shape
         assert best < 4.0, f"{kind} took {best:.2f}s"  # typical ~0.3 s; full-resolution blurs take >10 s
+
+
+def test_car_shadow_only_under_what_stands_on_the_ground() -> None:
+    # a body standing on the ground with "ears" sticking out high up (mirrors, ears, handlebars):
+    # no shadow lines run from the ears down to the ground beside the body
+    a = np.zeros((500, 600), np.float32)
+    a[100:400, 200:400] = 1.0  # body, standing at row 399
+    a[100:200, 100:200] = 1.0  # left ear
+    a[100:200, 400:500] = 1.0  # right ear
+    s = render_shadow(a, "car", 100)
+    vis = s * (1.0 - a)
+    assert float(vis[:, :185].max()) < 0.02 and float(vis[:, 415:].max()) < 0.02
+    assert float(vis[400:410, 230:370].min()) > 0.2  # under the body it is there
+
+
+def test_car_shadow_separate_ground_lines() -> None:
+    # a long low car and a taller person standing a little lower, side by side
+    a = np.zeros((500, 900), np.float32)
+    a[300:380, 50:550] = 1.0  # car, on the ground at row 379
+    a[150:420, 650:720] = 1.0  # person, feet at row 419
+    s = render_shadow(a, "car", 100)
+    vis = s * (1.0 - a)
+    # the car's contact line follows its own bottom, not a slope towards the person's feet
+    col = vis[:, 500]
+    assert 378 <= int(np.argmax(col)) <= 386
+    assert float(vis[:, 580:630].max()) < 0.05  # nothing in the gap between them

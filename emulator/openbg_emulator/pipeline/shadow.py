@@ -15,8 +15,10 @@ The three kinds:
   leaning back (up the image) and a little to the side; it gets blurrier and fainter with distance
   from the base, plus a small dark contact shadow where the subject stands.
 * ``car`` — a soft contact shadow under body and wheels: a dark thin band along the ground line (the
-  lower convex hull of the mask, which the wheels touch) that is darkest where the mask meets it,
-  over a wider, fainter ambient ellipse spanning the car's footprint.  Nothing above the car.
+  lower convex hull of the bottoms of the columns that reach the lowest quarter of the subject —
+  wheels, sills, feet; not mirrors or ears) that is darkest where the mask meets it, over a wider,
+  fainter ambient band spanning that footprint.  Separate footprints (a car and a person beside
+  it) get separate ground lines.  Nothing above the subject.
 
 The layer's maximum is ``opacity / 100`` times the kind's own peak density (≤ 1), so opacity scales
 the layer linearly.
@@ -183,6 +185,12 @@ def _cast_3d(a: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 CAR_DENSITY = 1.0
 
 
+#: columns whose lowest subject pixel lies in this bottom fraction of the subject stand on the ground
+CAR_FOOT_BAND = 0.25
+#: runs of standing columns closer than this fraction of the subject's width share one ground line
+CAR_JOIN_GAP = 0.12
+
+
 def _car(a: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     h, w = a.shape
     top, left, bottom, right = box
@@ -194,32 +202,49 @@ def _car(a: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     colon = on[:, left : right + 1]
     has = colon.any(axis=0)
     low = np.where(has, h - 1 - np.argmax(colon[::-1], axis=0), -1)
-    # Ground line: the lower convex hull of the column bottoms (what the wheels stand on).
-    pts = np.stack([cols[has], low[has]], axis=1).astype(np.int32)
-    ground = _lower_hull_line(pts, cols)
-    gap = np.clip(ground - np.where(has, low, ground - sh), 0, None).astype(np.float32)
-    # Contact strength per column: 1 where the body touches the ground line, fading with the gap.
-    touch = np.exp(-gap / max(1.0, 0.03 * sh))
-    # Footprint strength: the car is over the ground here (softly tapered at both ends).
-    xs_rel = (cols - left) / max(1.0, sw - 1.0)
-    span = np.clip(np.minimum(xs_rel, 1.0 - xs_rel) / 0.06, 0.0, 1.0) * has
-
+    # Columns that reach down to the ground (wheels, sills, feet) — not ears, mirrors or frames.
+    stand = has & (low >= bottom - CAR_FOOT_BAND * sh)
     layer = np.zeros((h, w), np.float32)
     yy = np.arange(h, dtype=np.float32)[:, None]
-    g = ground[None, :].astype(np.float32)
-    dy = yy - g  # > 0 below the ground line
-    below_ok = dy >= -max(1.0, 0.04 * sh)  # (the part above the line is hidden by the body)
-    # Ambient: soft, wider band below the ground line.
-    amb_depth = max(1.0, 0.05 * sh)
-    amb = np.exp(-np.square(np.maximum(dy, 0.0) / amb_depth)) * below_ok * (0.55 * span)[None, :]
-    # Contact: thin and dark right at the line, strongest where wheels/body touch.
-    con_depth = max(0.7, 0.012 * sh)
-    con = np.exp(-np.square(dy / con_depth)) * (span * (0.35 + 0.65 * touch))[None, :] * below_ok
-    layer[:, left : right + 1] = np.maximum(amb, con)
+    for g0, g1 in _runs(stand, max(1, round(CAR_JOIN_GAP * sw))):
+        gcols = cols[g0:g1]
+        sel = stand[g0:g1]
+        pts = np.stack([gcols[sel], low[g0:g1][sel]], axis=1).astype(np.int32)
+        # Ground line: the lower convex hull of the standing columns' bottoms.
+        ground = _lower_hull_line(pts, gcols)
+        glow = np.where(has[g0:g1], low[g0:g1], ground - sh)
+        gap = np.clip(ground - glow, 0, None).astype(np.float32)
+        # Contact strength per column: 1 where the subject touches the ground line, fading with the gap.
+        touch = np.exp(-gap / max(1.0, 0.03 * sh))
+        # Footprint: softly tapered at both ends of the run.
+        n = g1 - g0
+        rel = np.arange(n, dtype=np.float32) / max(1.0, n - 1.0)
+        span = np.clip(np.minimum(rel, 1.0 - rel) / 0.06, 0.0, 1.0) if n > 4 else np.ones(n, np.float32)
+        dy = yy - ground[None, :].astype(np.float32)  # > 0 below the ground line
+        below_ok = dy >= -max(1.0, 0.04 * sh)  # (the part above the line is hidden by the body)
+        # Ambient: soft, wider band below the ground line.
+        amb_depth = max(1.0, 0.05 * sh)
+        amb = np.exp(-np.square(np.maximum(dy, 0.0) / amb_depth)) * below_ok * (0.55 * span)[None, :]
+        # Contact: thin and dark right at the line, strongest where wheels/body touch.
+        con_depth = max(0.7, 0.012 * sh)
+        con = np.exp(-np.square(dy / con_depth)) * (span * (0.35 + 0.65 * touch))[None, :] * below_ok
+        x0 = left + g0
+        layer[:, x0 : x0 + n] = np.maximum(layer[:, x0 : x0 + n], np.maximum(amb, con))
     layer = _blur(layer, max(0.7, 0.006 * max(sh, sw)))
     # Nothing above the car.
     layer[: top + 1] = 0.0
     return np.clip(layer, 0.0, 1.0) * CAR_DENSITY
+
+
+def _runs(mask: np.ndarray, join: int) -> list[tuple[int, int]]:
+    """[start, end) index runs of True in ``mask``; runs separated by fewer than ``join`` False merge."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > join)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 def _lower_hull_line(pts: np.ndarray, cols: np.ndarray) -> np.ndarray:
