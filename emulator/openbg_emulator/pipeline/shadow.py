@@ -203,7 +203,7 @@ def _car(a: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     has = colon.any(axis=0)
     low = np.where(has, h - 1 - np.argmax(colon[::-1], axis=0), -1)
     # Columns that reach down to the ground (wheels, sills, feet) — not ears, mirrors or frames.
-    stand = has & (low >= bottom - CAR_FOOT_BAND * sh)
+    stand: np.ndarray = np.logical_and(has, low >= bottom - CAR_FOOT_BAND * sh)
     layer = np.zeros((h, w), np.float32)
     yy = np.arange(h, dtype=np.float32)[:, None]
     for g0, g1 in _runs(stand, max(1, round(CAR_JOIN_GAP * sw))):
