@@ -200,7 +200,7 @@ def _car(a: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     cols = np.arange(left, right + 1)
     # Lowest subject row of each column (−1 where the column is empty).
     colon = on[:, left : right + 1]
-    has: np.ndarray = colon.any(axis=0)
+    has = np.asarray(colon.any(axis=0), dtype=bool)
     low = np.where(has, h - 1 - np.argmax(colon[::-1], axis=0), -1)
     # Columns that reach down to the ground (wheels, sills, feet) — not ears, mirrors or frames.
     stand: np.ndarray = np.logical_and(has, low >= bottom - CAR_FOOT_BAND * sh)
