@@ -65,8 +65,8 @@ def _resize_rgb(rgb: U8, w: int, h: int) -> U8:
 def model_input(rgb: U8, quality: Quality = "balanced", *, size: int = MODEL_SIZE) -> tuple[F32, Framing]:
     """Image (H×W×3 uint8) → model tensor 1×3×size×size float32 (``rgb/255 − 0.5``) and its framing.
 
-    The image is stretched to the square: on the dev set that frames the subject as well as
-    aspect-kept padding does and gives the model the most pixels.
+    The image is stretched to the square (one framing; :func:`segment_alpha` also uses the
+    aspect-kept, padded framing, which is better on the dev set: IoU 0.895 vs 0.873).
     """
     _check_quality(quality)
     h, w = rgb.shape[:2]
@@ -89,9 +89,9 @@ def model_output(alpha_model: npt.NDArray[np.floating], meta: Framing) -> F32:
 
 #: model passes per quality: "st" stretched, "pad" aspect kept (mid-grey padding), "+f" mirrored.
 PASSES: dict[str, tuple[str, ...]] = {
-    "fast": ("st",),
+    "fast": ("pad",),
     "balanced": ("pad",),
-    "best": ("st", "pad", "stf", "padf"),
+    "best": ("pad", "padf"),
 }
 
 
@@ -180,7 +180,11 @@ def _guided_coeffs(img: F32, p: F32, r: int, eps: float) -> tuple[F32, F32]:
 
 def guided_filter(guide: U8 | F32, p: F32, r: int, eps: float) -> F32:
     """Colour guided filter of ``p`` (H×W) with guidance ``guide`` (H×W×3, uint8 or [0,1] float)."""
-    img = guide.astype(np.float32) * np.float32(1 / 255.0) if guide.dtype == np.uint8 else guide.astype(np.float32)
+    img = (
+        guide.astype(np.float32) * np.float32(1 / 255.0)
+        if guide.dtype == np.uint8
+        else guide.astype(np.float32)
+    )
     a, b = _guided_coeffs(img, p.astype(np.float32), r, eps)
     return np.asarray((a * img).sum(axis=2) + b, np.float32)
 
@@ -242,7 +246,7 @@ def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Q
     guide = _resize_rgb(rgb_full[..., :3], ww, wh) if s < 1 else rgb_full[..., :3]
     # one model pixel spans this many working pixels
     foot = max(ww / low.shape[1], wh / low.shape[0])
-    r = max(2, int(round(2 * foot)))
+    r = max(2, round(2 * foot))
     img = guide.astype(np.float32) * np.float32(1 / 255.0)
     a, b = _guided_coeffs(img, p, r, _GF_EPS)
     if s >= 1:
@@ -309,7 +313,7 @@ def solve_band(
 
 
 #: contrast of the final alpha around 0.5 per quality (see :func:`refine_alpha`)
-_CONTRAST = {"fast": 1.0, "balanced": 2.0, "best": 2.0}
+_CONTRAST = {"fast": 2.0, "balanced": 2.0, "best": 2.0}
 
 
 def _contrast(a: F32, k: float) -> F32:
@@ -343,7 +347,9 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality) -> F32:
     tri = trimap_from_alpha(a_w)
     if not (tri == 0.5).any():
         return a
-    img_w = (_resize_rgb(rgb[..., :3], ww, wh) if s < 1 else rgb[..., :3]).astype(np.float32) * np.float32(1 / 255)
+    img_w = (_resize_rgb(rgb[..., :3], ww, wh) if s < 1 else rgb[..., :3]).astype(np.float32) * np.float32(
+        1 / 255
+    )
     m_w = solve_band(img_w, tri, trimap_alpha=a_w)
     if s >= 1:
         unk = tri == 0.5
@@ -394,8 +400,8 @@ def estimate_foreground(rgb: U8, alpha: F32, *, tile: int = 1024) -> U8:
         return out
     # radii scale with the image so the large blur sees the same context at any resolution
     scale = max(h, w) / 1024.0
-    r1 = max(3, int(round(90 * scale)))
-    r2 = max(3, int(round(6 * scale)))
+    r1 = max(3, round(90 * scale))
+    r2 = max(3, round(6 * scale))
     if h * w <= 4_000_000:
         img = rgb.astype(np.float32) * np.float32(1 / 255.0)
         f, b = _blur_fusion(img, img, img, a, r1)

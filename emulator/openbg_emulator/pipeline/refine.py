@@ -101,8 +101,10 @@ def refine(
     ``foreground=False`` skips the colour estimation (the second item is then ``rgb`` itself):
     for a matte-only result (``channels=alpha``) or the evaluation, where only alpha matters.
     """
-    h, w = rgb.shape[:2]
-    alpha = upsample_alpha(alpha_lowres, (w, h))
+    from . import matting  # edge-aware upsampling + band refinement per quality (issue 6)
+
+    q = quality if quality in ("fast", "balanced", "best") else "balanced"
+    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q), q)  # type: ignore[arg-type]
     if not foreground:
         return alpha, rgb
     fg = estimate_foreground(rgb, alpha, FOREGROUND_PIXELS.get(quality, FOREGROUND_PIXELS["balanced"]))
