@@ -110,3 +110,20 @@ def test_25mp_within_time_and_memory():
     assert a.shape == (h, w) and fg.shape == (h, w, 3)
     assert ((a > 0.5) == disc).mean() > 0.999
     assert dt < 20, dt
+
+
+@pytest.mark.parametrize(("quality", "calls"), [("fast", 1), ("balanced", 1), ("best", 2)])
+def test_segment_alpha_framing_and_tta(quality, calls):
+    rgb, alpha, _ = _disc_scene(300, 600)
+    seen = []
+
+    def predict(x):  # a "model" that finds the red disc
+        assert x.shape == (1024, 1024, 3) and x.dtype == np.uint8
+        seen.append(x)
+        return (x[..., 0].astype(np.float32) > 150).astype(np.float32)
+
+    low = matting.segment_alpha(predict, rgb, quality)
+    assert len(seen) == calls
+    assert low.shape == (1024, 1024) and low.dtype == np.float32
+    up = matting.upsample_alpha(rgb, low, quality)
+    assert ((up > 0.5) == (alpha > 0.5)).mean() > 0.99

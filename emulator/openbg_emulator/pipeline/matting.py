@@ -282,9 +282,9 @@ def solve_band(
     img: F32, trimap: F32, *, eps: float = 1e-7, maxiter: int = 400, trimap_alpha: F32 | None = None
 ) -> F32:
     """Closed-form matting (Levin et al.) of the unknown band only, within its bounding box."""
-    from pymatting import cf_laplacian  # lazy: numba import is slow
-    from pymatting.preconditioner.ichol import ichol
-    from pymatting.solver.cg import cg
+    from pymatting import cf_laplacian  # type: ignore[import-untyped]  # lazy: numba import is slow
+    from pymatting.preconditioner.ichol import ichol  # type: ignore[import-untyped]
+    from pymatting.solver.cg import cg  # type: ignore[import-untyped]
 
     unknown = trimap == 0.5
     out = trimap.copy()

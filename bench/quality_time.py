@@ -1,0 +1,51 @@
+"""CPU seconds per image: raw model (stretched, bilinear) vs fast / balanced / best alpha pipelines.
+
+CPU time (all threads) is reported because the shared machine makes wall time noise; the ratio to
+the raw model's CPU time is the figure to compare with the 1.4× budget.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from openbg_emulator.models import get_segmenter
+from openbg_emulator.pipeline import matting, refine
+
+DEV = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval/dev"
+names = ["dim_053d8b6_7_image", "dim_5205b6c_9_image", "grabcut_person1", "coco_dog02_000000464522",
+         "graphics_printer__on_brick"]
+rows = {r["name"]: r for r in csv.DictReader(open(os.path.join(DEV, "manifest.csv")))}
+seg = get_segmenter()
+seg.predict(np.zeros((1024, 1024, 3), np.uint8))
+imgs = [np.asarray(Image.open(os.path.join(DEV, rows[n]["image"])).convert("RGB")) for n in names]
+imgs.append(cv2.resize(imgs[0], (2304, 1728)))  # ~4 MP
+names.append("4MP (dim upscaled)")
+
+
+def raw(rgb):
+    h, w = rgb.shape[:2]
+    a = seg.predict(matting._resize_rgb(rgb, 1024, 1024))
+    return cv2.resize(a, (w, h))
+
+
+def pipe(q):
+    def f(rgb):
+        low = matting.segment_alpha(seg.predict, rgb, q)
+        return refine.refine(rgb, low, q, foreground=False)[0]
+    return f
+
+
+tot = {k: 0.0 for k in ("raw", "fast", "balanced", "best")}
+for n, rgb in zip(names, imgs):
+    line = [f"{n[:24]:24s} {rgb.shape[1]}x{rgb.shape[0]}"]
+    for k, f in (("raw", raw), ("fast", pipe("fast")), ("balanced", pipe("balanced")), ("best", pipe("best"))):
+        t0 = time.process_time(); f(rgb); dt = time.process_time() - t0
+        tot[k] += dt; line.append(f"{k} {dt:.2f}")
+    print("  ".join(line), flush=True)
+print("ratio to raw (CPU s): " + "  ".join(f"{k} {v / tot['raw']:.2f}x" for k, v in tot.items()))
