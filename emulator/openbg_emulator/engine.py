@@ -229,7 +229,7 @@ def _composite_white(im: Image.Image) -> np.ndarray:
         bg = Image.new("RGB", im.size, (255, 255, 255))
         bg.paste(im, mask=im.getchannel("A"))
         return np.asarray(bg)
-    return np.asarray(im.convert("RGB"))
+    return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))  # one copy, not two
 
 
 def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -250,8 +250,12 @@ def model_mask(
     *,
     use_cache: bool = True,
     want_class: bool = False,
+    rgb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str | None, bool]:
-    """(model-resolution alpha float32 for the roi, level-2 class or None, cache hit)."""
+    """(model-resolution alpha float32 for the roi, level-2 class or None, cache hit).
+
+    ``rgb``: ``_composite_white(img)`` when the caller already has it (used when ``roi`` is None).
+    """
     from .models import get_segmenter
 
     seg = get_segmenter(None, settings)
@@ -259,23 +263,31 @@ def model_mask(
     cache = mask_cache(settings) if use_cache and settings.mask_cache_mb > 0 else None
     entry = cache.get(key) if cache is not None else None
     hit = entry is not None
+    src_rgb = rgb if roi is None else None
     if entry is None:
-        src = img
-        if roi is not None:
-            box = _layout.scale_box(roi, (info.width, info.height), img.size)
-            src = img.crop(box)
-        rgb = _composite_white(src)
-        mask = _segment.segment(seg, rgb)
+        if src_rgb is None:
+            src_rgb = _composite_white(img if roi is None else img.crop(
+                _layout.scale_box(roi, (info.width, info.height), img.size)))
+        mask = _segment.segment(seg, src_rgb)
         entry = _Entry(mask.astype(np.float16), None)
         if cache is not None:
             cache.put(key, entry)
     mask = entry.mask.astype(np.float32)
     if want_class and entry.cls is None:
-        src_rgb = _composite_white(img if roi is None else img.crop(
-            _layout.scale_box(roi, (info.width, info.height), img.size)))
+        if src_rgb is None:
+            src_rgb = _composite_white(img if roi is None else img.crop(
+                _layout.scale_box(roi, (info.width, info.height), img.size)))
         import cv2
 
-        a = cv2.resize(mask, (src_rgb.shape[1], src_rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+        # classify() sees a ≤ CLASSIFY_SIZE copy: size the mask for it directly (no full-resolution
+        # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP).
+        h, w = src_rgb.shape[:2]
+        f = min(1.0, CLASSIFY_SIZE / max(h, w))
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        down = size[0] <= mask.shape[1] and size[1] <= mask.shape[0]
+        a = cv2.resize(mask, size, interpolation=cv2.INTER_AREA if down else cv2.INTER_LINEAR)
+        if f < 1.0:
+            src_rgb = cv2.resize(src_rgb, size, interpolation=cv2.INTER_AREA)
         entry.cls = _classify(src_rgb, a)
     return mask, entry.cls, hit
 
@@ -336,7 +348,10 @@ def remove(
 
     shadow_wanted = options.channels == "rgba" and any(k != "none" for k in options.shadow.kinds.values())
     need_class = options.type == "auto" and (options.type_level != "none" or shadow_wanted)
-    mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class)
+    # At full output size the model input and the working image are one composite: make it once.
+    full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
+    mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
+                                 rgb=full_rgb)
     if not _layout.has_foreground(mask):
         raise ApiError("unknown_foreground")
     if options.type != "auto":
@@ -346,7 +361,8 @@ def remove(
     # Working image and full-frame alpha at the output resolution.
     work = _resize(img, (w, h))
     del img
-    rgb = _composite_white(work)
+    rgb = full_rgb if full_rgb is not None else _composite_white(work)
+    del full_rgb
     in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
     del work
     want_fg = options.channels == "rgba"

@@ -1,12 +1,15 @@
 """Encode composed pixels: png, jpg, webp, zip and ``auto`` (pure).
 
 * ``auto``: PNG when any pixel is not fully opaque, else JPG (WebP is never chosen, §13).
-* ``png``: RGBA (or L for a matte), fast deflate (``PNG_COMPRESS_LEVEL``); RGB under fully
-  transparent pixels is zeroed, which makes files smaller and changes nothing visible.
+* ``png``: RGBA (or L for a matte), lossless, written by OpenCV's libpng with the ``UP`` filter and
+  run-length deflate (``PNG_PARAMS``): ~3× less CPU than Pillow at level 2 and ~15 % smaller files on
+  photos (docs/performance.md); RGB under fully transparent pixels is zeroed, which makes files
+  smaller and changes nothing visible.
 * ``jpg``: no alpha. A transparent result is flattened on **white** (what remove.bg returns for
   ``format=jpg`` without a background).
 * ``webp``: RGBA (lossy colour, exact alpha), ``image/webp``.
-* ``zip``: ``color.jpg`` (RGB, edge-corrected colour, not flattened) + ``alpha.png`` (L), same size.
+* ``zip``: ``color.jpg`` (RGB, edge-corrected colour, not flattened) + ``alpha.png`` (L), same size;
+  the members are already compressed, so the archive deflates at level 0 (stored blocks: no CPU).
 """
 
 from __future__ import annotations
@@ -15,10 +18,17 @@ import io
 import zipfile
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
-PNG_COMPRESS_LEVEL = 2
+PNG_COMPRESS_LEVEL = 1
+# Photo-like RGBA at 10 MP (CPU s / MB): Pillow level 2 0.55 / 8.5; these 0.19 / 7.2 (bench, docs/performance.md).
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL,
+              cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV ≥ 4.11
+    PNG_PARAMS += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+ZIP_LEVEL = 0
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
 WEBP_METHOD = 2
@@ -57,15 +67,22 @@ def _save(im: Image.Image, fmt: str, **kw: object) -> bytes:
     return buf.getvalue()
 
 
+def _png(arr: np.ndarray) -> bytes:
+    """PNG of an L or BGR(A) uint8 array (OpenCV channel order)."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), PNG_PARAMS)
+    if not ok:  # pragma: no cover - libpng fails only on impossible sizes
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     if pixels.ndim == 2:
-        return _save(Image.fromarray(pixels, "L"), "PNG", compress_level=PNG_COMPRESS_LEVEL)
+        return _png(pixels)
     if is_opaque(pixels):
-        return _save(Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB"), "PNG",
-                     compress_level=PNG_COMPRESS_LEVEL)
-    p = pixels.copy()
+        return _png(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGBA2BGR))
+    p = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGBA2BGRA)  # a copy: the caller's pixels stay
     p[p[..., 3] == 0, :3] = 0
-    return _save(Image.fromarray(p, "RGBA"), "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return _png(p)
 
 
 def encode_jpg(pixels: np.ndarray) -> bytes:
@@ -88,14 +105,14 @@ def encode_webp(pixels: np.ndarray) -> bytes:
 def encode_zip(pixels: np.ndarray) -> bytes:
     if pixels.ndim == 2:
         color = Image.fromarray(pixels, "L").convert("RGB")
-        alpha = Image.fromarray(np.full(pixels.shape, 255, np.uint8), "L")
+        alpha = np.full(pixels.shape, 255, np.uint8)
     else:
         color = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
-        alpha = Image.fromarray(np.ascontiguousarray(pixels[..., 3]), "L")
+        alpha = pixels[..., 3]
     color_bytes = _save(color, "JPEG", quality=JPEG_QUALITY)
-    alpha_bytes = _save(alpha, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    alpha_bytes = _png(alpha)
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
         z.writestr("color.jpg", color_bytes)
         z.writestr("alpha.png", alpha_bytes)
     return buf.getvalue()
