@@ -117,6 +117,13 @@ def rss_mb() -> float:
 
 
 def maxrss_mb() -> float:
+    """Peak RSS of this process image: VmHWM (reset by exec; ``ru_maxrss`` keeps the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -131,7 +138,6 @@ class Server:
 
     def __init__(self, state: Path, env: dict[str, str] | None = None) -> None:
         import httpx
-
         from openbg_emulator.accounts import Accounts
 
         state.mkdir(parents=True, exist_ok=True)
@@ -230,10 +236,16 @@ def bare_call(name: str) -> Callable[[], Any]:
 
 
 def rembg_session(model_path: Path, home: Path) -> Any:
-    os.environ.setdefault("U2NET_HOME", str(home))
+    """rembg's ``dis_custom`` session on our ONNX file: rembg only loads models from inside its home
+    directory, so the home is a temporary folder holding a link to the file (nothing is downloaded)."""
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / model_path.name
+    if not link.exists():
+        link.symlink_to(model_path)
+    os.environ["U2NET_HOME"] = os.environ["REMBG_HOME"] = str(home)
     from rembg import new_session
 
-    return new_session("dis_custom", model_path=str(model_path))
+    return new_session("dis_custom", model_path=str(link))
 
 
 def rss_child(case: str, image: Path) -> None:
@@ -249,7 +261,7 @@ def rss_child(case: str, image: Path) -> None:
 
 
 def measure_rss(case: str, image: Path) -> float | None:
-    r = subprocess.run([sys.executable, __file__, "--rss-child", case, "--rss-image", str(image)],
+    r = subprocess.run([sys.executable, __file__, "--rss-child", case, "--rss-image", str(image)], check=False,
                        capture_output=True, text=True, cwd=REPO, timeout=900)
     if r.returncode != 0:
         print(f"  rss child {case} failed: {r.stderr[-500:]}", file=sys.stderr)
@@ -516,8 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                 stats["batch"] = {"images": a.batch, "wall": wall, "ips": a.batch / wall,
                                   "lat_median": statistics.median(lat)}
                 extra.append(("batch-async", f"{a.batch / wall:.2f}/s",
-                              f"{a.batch} × {a.batch_mp:g} MP → zip via AsyncRemoveBg, {a.batch_parallel} at a time, "
-                              f"wall {wall:.1f} s"))
+                              (f"{a.batch} × {a.batch_mp:g} MP → zip via AsyncRemoveBg, {a.batch_parallel} at a "
+                               f"time, wall {wall:.1f} s")))
             # ---- concurrent clients
             if server is not None and a.clients and want("clients-8"):
                 img = imgs["preview"]
@@ -547,11 +559,11 @@ def main(argv: list[str] | None = None) -> int:
                                     "lat_max": max(r["lat"]), "lat_median": statistics.median(r["lat"]),
                                     "starved": starved, "burst": burst}
                 extra.append((f"clients-{a.clients}", f"{thr:.2f}/s",
-                              f"{a.clients} clients × {a.per_client} previews; solo {solo_thr:.2f}/s; latency median "
-                              f"{statistics.median(r['lat']):.2f} s max {max(r['lat']):.2f} s"))
+                              (f"{a.clients} clients × {a.per_client} previews; solo {solo_thr:.2f}/s; latency "
+                               f"median {statistics.median(r['lat']):.2f} s max {max(r['lat']):.2f} s")))
                 extra.append(("overflow-burst", f"{burst['503']}×503",
-                              f"{a.burst} at once: {burst['200']} ok, {burst['503']} busy "
-                              f"({burst['503_retry_after']} with Retry-After), {burst['other']} other"))
+                              (f"{a.burst} at once: {burst['200']} ok, {burst['503']} busy "
+                               f"({burst['503_retry_after']} with Retry-After), {burst['other']} other")))
         finally:
             if server is not None:
                 server.stop()
@@ -561,8 +573,9 @@ def main(argv: list[str] | None = None) -> int:
             m = memory_run(tmp, imgs, a.memory_total, a.memory_early, 2 if a.smoke else 8)
             stats["memory"] = m
             extra.append(("memory", f"{m['after_total'] / m['after_early']:.3f}×",
-                          f"server RSS {m['start']:.0f} MB start, {m['after_early']:.0f} MB after {a.memory_early}, "
-                          f"{m['after_total']:.0f} MB after {a.memory_total} mixed requests (peak {m['peak']:.0f})"))
+                          (f"server RSS {m['start']:.0f} MB start, {m['after_early']:.0f} MB after "
+                           f"{a.memory_early}, {m['after_total']:.0f} MB after {a.memory_total} mixed requests "
+                           f"(peak {m['peak']:.0f})")))
 
         # ---- peak RSS of engine cases, one child process each
         if not a.no_rss:
