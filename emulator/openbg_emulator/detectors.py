@@ -22,7 +22,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tarfile
@@ -483,7 +482,6 @@ class CocoDetector:
         self._outs = [o.name for o in self._sess.get_outputs()]
         self.min_score = min_score
         self.input_size = int(input_size) // 32 * 32
-        self._lock = threading.Lock()
 
     def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
         """Heatmap (n/4 × n/4 × 80), box extents (n/4 × n/4 × 4) and the scales (network pixels per
@@ -581,4 +579,3 @@ def _main() -> None:  # pragma: no cover - manual set-up helper
 
 if __name__ == "__main__":  # pragma: no cover
     _main()
-    os._exit(0)
