@@ -18,9 +18,21 @@ def _settings() -> Settings:
 
 
 def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
+    """Open the state database, or stop with one line that says what to do (no traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from openbg_emulator.service import open_accounts
 
-    return open_accounts(settings)
+    try:
+        accounts = open_accounts(settings)
+        accounts.count_keys()
+    except (OSError, SQLAlchemyError) as e:
+        first = (str(e).splitlines() or [""])[0]
+        raise click.ClickException(
+            f"cannot open the state in {settings.resolved_state_dir} ({type(e).__name__}: {first}); "
+            "make it a writable directory or set OPENBG_STATE_DIR"
+        ) from None
+    return accounts
 
 
 @click.command()

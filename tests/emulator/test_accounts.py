@@ -154,3 +154,16 @@ def test_keys_cli(live_server) -> None:  # type: ignore[no-untyped-def]
     assert _cli(live_server, "revoke", "no-such-key").returncode != 0
     # the key never appears in the server log
     assert key not in live_server.log_tail(10**7)
+
+
+def test_unusable_state_dir_is_one_line_error(tmp_path: Path) -> None:
+    """A state directory that cannot be created is a one-line error, not a traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = {**os.environ, "OPENBG_STATE_DIR": str(blocker / "state"), "OPENBG_HOME": str(tmp_path / "home")}
+    exe = shutil.which("openbg", path=str(Path(sys.executable).parent))
+    cmd = [exe] if exe else [sys.executable, "-m", "openbg_emulator.server_cli"]
+    r = subprocess.run([*cmd, "keys", "list"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "cannot open the state" in r.stderr and "OPENBG_STATE_DIR" in r.stderr
