@@ -114,3 +114,16 @@ def test_local_mode(warm_photo: bytes, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     im = Image.open(io.BytesIO((tmp_path / "out" / "photo.png").read_bytes()))
     assert im.mode == "RGBA" and im.size == (160, 120)
+
+
+def test_local_mode_stdin_to_stdout(warm_photo: bytes, tmp_path: Path) -> None:
+    """`openbg remove --local - -o -`: the image on stdin, the PNG on stdout (a real subprocess)."""
+    exe = Path(sys.executable).parent / "openbg"
+    r = subprocess.run([str(exe), "remove", "--local", "-", "-o", "-", "--format", "png"], input=warm_photo,
+                       capture_output=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    im = Image.open(io.BytesIO(r.stdout))
+    assert im.format == "PNG" and im.mode == "RGBA" and im.size == (160, 120)
+    bad = subprocess.run([str(exe), "remove", "--local", "-", "-o", "-"], input=b"not an image",
+                         capture_output=True, timeout=300, check=False)
+    assert bad.returncode == 1 and b"invalid_file_type" in bad.stderr and bad.stdout == b""

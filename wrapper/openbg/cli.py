@@ -156,14 +156,9 @@ async def _run_remote(
     jobs: list[Job], kw: dict[str, Any], *, api_key: str | None, base_url: str, parallel: int,
     retries: int, timeout: float, quiet: bool,
 ) -> list[tuple[Job, str]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     failures: list[tuple[Job, str]] = []
     sem = asyncio.Semaphore(parallel)
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), disable=quiet, transient=False,
-    )
+    progress = _progress(quiet)
     async with AsyncRemoveBg(api_key, base_url, retries=retries, timeout=timeout) as client:
 
         async def one(job: Job, task: Any) -> None:
@@ -186,7 +181,17 @@ async def _run_remote(
     return failures
 
 
-def _run_local(jobs: list[Job], opts: dict[str, Any]) -> list[tuple[Job, str]]:
+def _progress(quiet: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), disable=quiet, transient=False,
+    )
+
+
+def _local_engine(opts: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The emulator's ``remove_local`` and the keyword arguments it accepts from ``opts``."""
     try:
         engine_cli = importlib.import_module("openbg_emulator.cli")
     except ImportError as exc:
@@ -200,18 +205,35 @@ def _run_local(jobs: list[Job], opts: dict[str, Any]) -> list[tuple[Job, str]]:
     if isinstance(kw.get("bg_image"), Path):
         kw["bg_image"] = kw["bg_image"].read_bytes()
     params = inspect.signature(remove_local).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return remove_local, {k: v for k, v in kw.items() if takes_any or k in params}
+
+
+def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> list[tuple[Job, str]]:
+    remove_local, call = _local_engine(opts)
     failures: list[tuple[Job, str]] = []
-    for job in jobs:
-        call = {k: v for k, v in kw.items() if k in params or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())}
-        try:
-            out = remove_local(job.source, job.target, format=job.format, **call)
-        except Exception as exc:  # noqa: BLE001 — the engine's ApiError and I/O errors are reported per file
-            failures.append((job, str(exc)))
-            continue
-        if isinstance(out, (bytes, bytearray)):
-            _write_atomic(job.target, bytes(out))
+    with _progress(quiet or len(jobs) < 2) as progress:
+        task = progress.add_task("removing backgrounds", total=len(jobs))
+        for job in jobs:
+            try:
+                out = remove_local(job.source, job.target, format=job.format, **call)
+                if isinstance(out, (bytes, bytearray)):
+                    _write_atomic(job.target, bytes(out))
+            except Exception as exc:  # noqa: BLE001 — the engine's ApiError and I/O errors are reported per file
+                failures.append((job, str(exc)))
+            finally:
+                progress.advance(task)
     return failures
+
+
+def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
+    """``openbg remove --local - -o OUT``: the image from stdin; ``-o -`` writes the result to stdout."""
+    remove_local, call = _local_engine(opts)
+    try:
+        remove_local("-", "-" if str(output) == "-" else output, format=fmt, **call)
+    except Exception as exc:  # noqa: BLE001 — one line naming the failure, exit 1
+        click.echo(f"FAILED -: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -256,6 +278,11 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
         logging.basicConfig(format="%(message)s")
         logging.getLogger("openbg").setLevel(logging.DEBUG)
     opts["type"] = type_
+    if "-" in inputs:
+        if not local or len(inputs) != 1:
+            raise click.UsageError("'-' (stdin) is one input on its own, with --local")
+        _run_local_stdio(output, fmt, opts)
+        return
     jobs = plan_jobs(expand_inputs(inputs), output, fmt)
     todo = [j for j in jobs if reprocess_existing or not j.target.exists()]
     skipped = len(jobs) - len(todo)
@@ -264,7 +291,7 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
     if not todo:
         return
     if local:
-        failures = _run_local(todo, opts)
+        failures = _run_local(todo, opts, quiet=quiet or not sys.stderr.isatty())
     else:
         if not api_key:
             raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
