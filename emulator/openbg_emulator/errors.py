@@ -60,8 +60,10 @@ CATALOGUE: dict[str, tuple[int, str, str | None]] = {
     "roi_region_empty": (400, "ROI region is empty", "The given roi parameter defines an empty region"),
     "unknown_foreground": (
         400,
-        "Could not identify foreground in image. "
-        "For details and recommendations see https://www.remove.bg/supported-images.",
+        (
+            "Could not identify foreground in image. "
+            "For details and recommendations see https://www.remove.bg/supported-images."
+        ),
         None,
     ),
     # §13 decisions: codes the sources leave open.

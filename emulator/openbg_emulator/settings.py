@@ -8,9 +8,10 @@ one-line message naming the variable.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 QualityName = Literal["fast", "balanced", "best"]
 DeviceName = Literal["auto", "cpu", "cuda", "openvino"]
@@ -68,13 +69,13 @@ class Settings:
     def improve_dir(self) -> Path:
         return self.resolved_state_dir / "improve"
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (convenience for tests and the CLI)."""
         return replace(self, **changes)  # type: ignore[arg-type]
 
     # ---- environment ---------------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
 
         def get(name: str) -> str | None:
