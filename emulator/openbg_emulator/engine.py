@@ -268,7 +268,7 @@ def model_mask(
         if src_rgb is None:
             src_rgb = _composite_white(img if roi is None else img.crop(
                 _layout.scale_box(roi, (info.width, info.height), img.size)))
-        mask = _segment.segment(seg, src_rgb)
+        mask = _segment.segment(seg, src_rgb, quality)
         entry = _Entry(mask.astype(np.float16), None)
         if cache is not None:
             cache.put(key, entry)

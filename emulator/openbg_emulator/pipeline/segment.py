@@ -23,12 +23,20 @@ def model_input(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(rgb), size, interpolation=interp)
 
 
-def segment(segmenter: SegmenterLike, rgb: np.ndarray) -> np.ndarray:
-    """Alpha (float32 in [0, 1]) at the model resolution for the whole of ``rgb``.
+def segment(segmenter: SegmenterLike, rgb: np.ndarray, quality: str = "balanced") -> np.ndarray:
+    """Alpha (float32 in [0, 1]) at the model resolution for the whole of ``rgb`` (stretched coordinates).
 
-    The caller maps it back to any resolution with :func:`openbg_emulator.pipeline.refine.refine`.
+    The framing and test-time passes per ``quality`` are :func:`openbg_emulator.pipeline.matting.segment_alpha`'s
+    (aspect-kept, padded input; a flipped second pass for ``best``). The caller maps the result back to any
+    resolution with :func:`openbg_emulator.pipeline.refine.refine`.
     """
+    from .matting import segment_alpha
+
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("segment expects an H×W×3 uint8 image")
-    alpha = segmenter.predict(model_input(rgb, segmenter.input_size))
+    w, h = segmenter.input_size
+    if w != h:  # a model with a non-square input: plain stretching
+        alpha = segmenter.predict(model_input(rgb, segmenter.input_size))
+        return np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
+    alpha = segment_alpha(segmenter.predict, rgb, quality, size=w)  # type: ignore[arg-type]
     return np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
