@@ -23,12 +23,14 @@ from PIL import Image
 
 from .errors import ApiError
 from .options import Options
+from .pipeline import classify as _classify_mod
 from .pipeline import compose as _compose
 from .pipeline import decode as _decode
 from .pipeline import encode as _encode
 from .pipeline import layout as _layout
 from .pipeline import refine as _refine
 from .pipeline import segment as _segment
+from .pipeline import shadow as _shadow
 from .settings import Settings
 
 log = logging.getLogger("openbg_emulator.engine")
@@ -190,20 +192,9 @@ def quote(info: ImageInfo, options: Options, settings: Settings | None = None) -
 
 
 def _classify(rgb: np.ndarray, alpha: np.ndarray) -> str:
+    """Level-2 class of a ≤ CLASSIFY_SIZE copy (the caller sizes it); never fails a request."""
     try:
-        from .pipeline.classify import classify
-    except ImportError:  # pragma: no cover - module written separately
-        return "other"
-    h, w = alpha.shape
-    f = min(1.0, CLASSIFY_SIZE / max(h, w))
-    if f < 1.0:
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        import cv2
-
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
-    try:
-        return str(classify(rgb, alpha))
+        return str(_classify_mod.classify(rgb, alpha))
     except Exception:  # classification never fails a request
         log.exception("classify failed")
         return "other"
@@ -212,15 +203,7 @@ def _classify(rgb: np.ndarray, alpha: np.ndarray) -> str:
 def _level(cls2: str, level: str) -> str | None:
     if level == "none":
         return None
-    if level == "1":
-        try:
-            from .pipeline.classify import to_level1
-
-            return to_level1(cls2)
-        except ImportError:  # pragma: no cover
-            return {"car_interior": "car", "car_part": "car", "transportation": "other",
-                    "graphics": "other"}.get(cls2, cls2)
-    return cls2
+    return _classify_mod.to_level1(cls2) if level == "1" else cls2
 
 
 def _composite_white(im: Image.Image) -> np.ndarray:
@@ -381,12 +364,7 @@ def remove(
     if in_alpha is not None:
         alpha *= in_alpha.astype(np.float32) * (1.0 / 255.0)
     if options.type != "auto":
-        try:
-            from .pipeline.classify import select_subject
-
-            alpha = np.asarray(select_subject(alpha, fg, options.type), np.float32)
-        except ImportError:  # pragma: no cover
-            pass
+        alpha = np.asarray(_classify_mod.select_subject(alpha, fg, options.type), np.float32)
     if not options.semitransparency:
         alpha = _compose.harden_alpha(alpha)
     subject = _layout.foreground_box(alpha)
@@ -414,12 +392,7 @@ def remove(
         key = _SHADOW_KEY.get(cls2, "other")
         kind = options.shadow.kinds.get(key, "none")
         if kind != "none":
-            try:
-                from .pipeline.shadow import render_shadow
-
-                shadow_layer = render_shadow(alpha, kind, float(options.shadow.opacity.get(key, 50)))
-            except ImportError:  # pragma: no cover
-                shadow_layer = None
+            shadow_layer = _shadow.render_shadow(alpha, kind, float(options.shadow.opacity.get(key, 50)))
     bg_arr = None
     if bg_bytes is not None and options.channels == "rgba":
         bg_arr = _compose.load_background(bg_bytes, (cw, ch), s.max_megapixels)
