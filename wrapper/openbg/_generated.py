@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -208,79 +208,65 @@ def improve_body(src: Source, image_filename: str | None, tag: str | None) -> Im
     return body
 
 
-def removebg_sync(client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]) -> RawResponse:
-    """``POST /removebg`` through ``remove_background.sync_detailed``."""
+def _call_sync(send: Callable[[], Response[Any]]) -> RawResponse:
+    """Run one generated ``sync_detailed`` call, keeping the raw response if its parser fails."""
     slot: list[httpx.Response] = []
     token = _current.set(slot)
     try:
-        return _raw(remove_background.sync_detailed(client=client, body=removebg_body(src, bg, fields)))
+        return _raw(send())
     except (ValueError, KeyError, TypeError) as exc:
         return _from_slot(slot, exc)
     finally:
         _current.reset(token)
+
+
+async def _call_async(send: Callable[[], Awaitable[Response[Any]]]) -> RawResponse:
+    """Run one generated ``asyncio_detailed`` call, keeping the raw response if its parser fails."""
+    slot: list[httpx.Response] = []
+    token = _current.set(slot)
+    try:
+        return _raw(await send())
+    except (ValueError, KeyError, TypeError) as exc:
+        return _from_slot(slot, exc)
+    finally:
+        _current.reset(token)
+
+
+def removebg_sync(client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]) -> RawResponse:
+    """``POST /removebg`` through ``remove_background.sync_detailed``."""
+    return _call_sync(lambda: remove_background.sync_detailed(client=client, body=removebg_body(src, bg, fields)))
 
 
 async def removebg_async(
     client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]
 ) -> RawResponse:
     """``POST /removebg`` through ``remove_background.asyncio_detailed``."""
-    slot: list[httpx.Response] = []
-    token = _current.set(slot)
-    try:
-        return _raw(await remove_background.asyncio_detailed(client=client, body=removebg_body(src, bg, fields)))
-    except (ValueError, KeyError, TypeError) as exc:
-        return _from_slot(slot, exc)
-    finally:
-        _current.reset(token)
+    return await _call_async(
+        lambda: remove_background.asyncio_detailed(client=client, body=removebg_body(src, bg, fields))
+    )
 
 
 def account_sync(client: AuthenticatedClient) -> RawResponse:
     """``GET /account`` through ``get_account.sync_detailed``."""
-    slot: list[httpx.Response] = []
-    token = _current.set(slot)
-    try:
-        return _raw(get_account.sync_detailed(client=client))
-    except (ValueError, KeyError, TypeError) as exc:
-        return _from_slot(slot, exc)
-    finally:
-        _current.reset(token)
+    return _call_sync(lambda: get_account.sync_detailed(client=client))
 
 
 async def account_async(client: AuthenticatedClient) -> RawResponse:
     """``GET /account`` through ``get_account.asyncio_detailed``."""
-    slot: list[httpx.Response] = []
-    token = _current.set(slot)
-    try:
-        return _raw(await get_account.asyncio_detailed(client=client))
-    except (ValueError, KeyError, TypeError) as exc:
-        return _from_slot(slot, exc)
-    finally:
-        _current.reset(token)
+    return await _call_async(lambda: get_account.asyncio_detailed(client=client))
 
 
 def improve_sync(client: AuthenticatedClient, src: Source, image_filename: str | None, tag: str | None) -> RawResponse:
     """``POST /improve`` through ``submit_improvement.sync_detailed``."""
-    slot: list[httpx.Response] = []
-    token = _current.set(slot)
-    try:
-        return _raw(submit_improvement.sync_detailed(client=client, body=improve_body(src, image_filename, tag)))
-    except (ValueError, KeyError, TypeError) as exc:
-        return _from_slot(slot, exc)
-    finally:
-        _current.reset(token)
+    return _call_sync(
+        lambda: submit_improvement.sync_detailed(client=client, body=improve_body(src, image_filename, tag))
+    )
 
 
 async def improve_async(
     client: AuthenticatedClient, src: Source, image_filename: str | None, tag: str | None
 ) -> RawResponse:
     """``POST /improve`` through ``submit_improvement.asyncio_detailed``."""
-    slot: list[httpx.Response] = []
-    token = _current.set(slot)
-    try:
-        return _raw(
-            await submit_improvement.asyncio_detailed(client=client, body=improve_body(src, image_filename, tag))
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        return _from_slot(slot, exc)
-    finally:
-        _current.reset(token)
+    return await _call_async(
+        lambda: submit_improvement.asyncio_detailed(client=client, body=improve_body(src, image_filename, tag))
+    )
