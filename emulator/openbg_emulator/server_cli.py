@@ -44,12 +44,19 @@ def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
               help="Requests that may wait for a worker before 503 server_busy (default OPENBG_QUEUE, 16).")
 @click.option("--test-controls", is_flag=True, default=False,
               help="Honour the X-Openbg-* emulation-control headers (also OPENBG_TEST_CONTROLS=1).")
+@click.option("--header-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds a client has to send a request's head before 408 (default OPENBG_HEADER_TIMEOUT, 10).")
+@click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds a client has to send a request's body, plus 1 s per KiB received, before 408 "
+                   "(default OPENBG_BODY_TIMEOUT, 20).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, workers: int | None, queue: int | None, test_controls: bool, log_level: str) -> None:
+def serve(host: str, port: int, workers: int | None, queue: int | None, test_controls: bool,
+          header_timeout: float | None, body_timeout: float | None, log_level: str) -> None:
     """Serve the remove.bg API v1.0 emulator (one process; state in SQLite under OPENBG_STATE_DIR)."""
     import uvicorn
 
+    from openbg_emulator.httpproto import protocol_class
     from openbg_emulator.service import create_app
 
     settings = _settings()
@@ -60,6 +67,10 @@ def serve(host: str, port: int, workers: int | None, queue: int | None, test_con
         changes["queue"] = queue
     if test_controls:
         changes["test_controls"] = True
+    if header_timeout is not None:
+        changes["header_timeout_s"] = header_timeout
+    if body_timeout is not None:
+        changes["body_timeout_s"] = body_timeout
     if changes:
         settings = settings.with_(**changes)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -77,8 +88,10 @@ def serve(host: str, port: int, workers: int | None, queue: int | None, test_con
                f"API at http://{host}:{port}/v1.0", err=True)
     sys.stdout.flush()
     app = create_app(settings, accounts)
+    # h11 with read deadlines and remove.bg-shaped errors for requests uvicorn rejects (httpproto.py)
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60,
-                server_header=False, proxy_headers=False)
+                server_header=False, proxy_headers=False,
+                http=protocol_class(settings.header_timeout_s, settings.body_timeout_s))
 
 
 @click.group()

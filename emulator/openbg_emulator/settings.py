@@ -49,6 +49,8 @@ class Settings:
     rate_window_s: float = 60.0  # OPENBG_RATE_WINDOW_S: length of the fixed rate-limit window
     fetch_timeout_s: float = 15.0  # OPENBG_FETCH_TIMEOUT_S: total deadline of one image_url download
     fetch_loopback_only: bool = False  # OPENBG_FETCH_LOOPBACK_ONLY: image_url may only name loopback (tests)
+    header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
+    body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -155,4 +157,6 @@ class Settings:
             rate_window_s=as_float("OPENBG_RATE_WINDOW_S", 60.0),
             fetch_timeout_s=as_float("OPENBG_FETCH_TIMEOUT_S", 15.0),
             fetch_loopback_only=as_bool("OPENBG_FETCH_LOOPBACK_ONLY", False),
+            header_timeout_s=as_float("OPENBG_HEADER_TIMEOUT", 10.0),
+            body_timeout_s=as_float("OPENBG_BODY_TIMEOUT", 20.0),
         )

@@ -5,6 +5,7 @@
 * ``guarded_server`` (session): an emulator with the URL guard ON (``OPENBG_ALLOW_PRIVATE_URLS=0``).
 * ``hostile_host`` (session): a raw-socket HTTP server on 127.0.0.1 that stalls, streams forever, lies about
   Content-Length or redirects, by path.
+* ``deadline_server`` (module): an emulator with 2 s header and body read deadlines (``test_slowloris.py``).
 * ``start_emulator``: start another emulator on a given state dir (fault tests: kill, restart, full disk).
 
 Every server listens on 127.0.0.1 only.
@@ -54,6 +55,18 @@ def rel_server() -> Iterator[Any]:
 def guarded_server() -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix="openbg-guard-") as d:
         s = EmulatorServer(Path(d) / "state", {"OPENBG_ALLOW_PRIVATE_URLS": "0", "OPENBG_FETCH_LOOPBACK_ONLY": "1"}, [])
+        try:
+            yield s
+        finally:
+            s.stop()
+
+
+@pytest.fixture(scope="module")
+def deadline_server() -> Iterator[Any]:
+    """An emulator with short read deadlines (2 s for the head, 2 s + 1 s/KiB for the body): slowloris tests."""
+    with tempfile.TemporaryDirectory(prefix="openbg-deadline-") as d:
+        s = EmulatorServer(Path(d) / "state", {"OPENBG_HEADER_TIMEOUT": "2", "OPENBG_BODY_TIMEOUT": "2",
+                                               "OPENBG_FETCH_LOOPBACK_ONLY": "1"}, [])
         try:
             yield s
         finally:
