@@ -83,6 +83,7 @@ CATALOGUE: dict[str, tuple[int, str, str | None]] = {
     "auth_failed": (403, "API Key invalid", None),
     "not_found": (404, "Not found", None),
     "method_not_allowed": (405, "Method not allowed", None),
+    "request_timeout": (408, "Request timeout", None),  # the HTTP layer (httpproto.py): head or body too slow
     "payload_too_large": (413, "Request too large", None),
     "unsupported_media_type": (415, "Unsupported Content-Type", None),
     "rate_limit_exceeded": (429, "Rate limit exceeded", None),

@@ -39,6 +39,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from openbg_emulator.errors import ApiError
+
 log = logging.getLogger("openbg_emulator.http")
 
 DEFAULT_HEADER_TIMEOUT_S = 10.0
@@ -73,11 +75,10 @@ class _Conn(h11.Connection):
         return event
 
 
-def error_bytes(status: int, code: str, title: str, detail: str, request_id: str,
-                extra_headers: list[tuple[bytes, bytes]] | None = None) -> bytes:
+def error_bytes(err: ApiError, request_id: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> bytes:
     """A complete HTTP/1.1 response in the remove.bg error shape, with ``Connection: close``."""
-    body = json.dumps({"errors": [{"title": title, "code": code, "detail": detail}]},
-                      separators=(",", ":")).encode()
+    status = int(err.status or 400)
+    body = json.dumps(err.body(), separators=(",", ":")).encode()
     try:
         reason = http.HTTPStatus(status).phrase
     except ValueError:
@@ -138,9 +139,9 @@ class OpenbgH11Protocol(H11Protocol):
 
     def handle_events(self) -> None:
         if self.conn.their_state is h11.IDLE and not self._lingering and self._head_too_large():
-            self._answer_error(400, "invalid_request", "Invalid request",
-                               f"The request header block exceeds the limit of {self.max_head} bytes",
-                               "header block over the limit")
+            self._answer_error(
+                ApiError("invalid_request", detail=f"The request header block exceeds the limit of {self.max_head} bytes"),
+                "header block over the limit")
             return
         super().handle_events()
 
@@ -162,7 +163,7 @@ class OpenbgH11Protocol(H11Protocol):
         else:
             reason = str(err) if err is not None and str(err) else "malformed request"
             detail = f"Malformed HTTP request: {reason}"
-        self._answer_error(400, "invalid_request", "Invalid request", detail, detail)
+        self._answer_error(ApiError("invalid_request", detail=detail), detail)
 
     # ------------------------------------------------------------------ deadlines
     def _head_too_large(self) -> bool:
@@ -213,8 +214,7 @@ class OpenbgH11Protocol(H11Protocol):
             self.timeout_keep_alive_handler()
             return
         self._answer_error(
-            408, "request_timeout", "Request timeout",
-            f"The request header was not received within {self.header_timeout:g} s",
+            ApiError("request_timeout", detail=f"The request header was not received within {self.header_timeout:g} s"),
             f"request head not complete after {self.header_timeout:g} s ({pending} bytes received)")
 
     def _body_deadline(self) -> None:
@@ -241,13 +241,12 @@ class OpenbgH11Protocol(H11Protocol):
             self.transport.close()
             return
         self._answer_error(
-            408, "request_timeout", "Request timeout",
-            "The request body was not received in time "
-            f"({self.body_timeout:g} s plus 1 s per {BODY_MIN_RATE} bytes)",
+            ApiError("request_timeout", detail="The request body was not received in time "
+                                               f"({self.body_timeout:g} s plus 1 s per {BODY_MIN_RATE} bytes)"),
             f"request body stalled ({self.conn.body_bytes} bytes received)")
 
     # ------------------------------------------------------------------ answering
-    def _answer_error(self, status: int, code: str, title: str, detail: str, log_reason: str) -> None:
+    def _answer_error(self, err: ApiError, log_reason: str) -> None:
         """Answer an error the app never saw, then close the connection lingering."""
         self._cancel_read_timer()
         self._unset_keepalive_if_required()
@@ -255,7 +254,8 @@ class OpenbgH11Protocol(H11Protocol):
             return
         request_id = uuid.uuid4().hex[:16]
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        log.warning("%s from %s: answered %d %s (request id %s)", log_reason, client, status, code, request_id)
+        log.warning("%s from %s: answered %d %s (request id %s)", log_reason, client, err.status, err.code,
+                    request_id)
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             if cycle.response_started:  # cannot answer any more: just close
@@ -263,8 +263,7 @@ class OpenbgH11Protocol(H11Protocol):
                 return
             cycle.disconnected = True  # the app's receive() gets http.disconnect; its send() is dropped
             cycle.message_event.set()
-        self.transport.write(error_bytes(status, code, title, detail, request_id,
-                                         list(self.server_state.default_headers)))
+        self.transport.write(error_bytes(err, request_id, list(self.server_state.default_headers)))
         self._lingering = True
         self._phase = None
         self.flow.resume_reading()

@@ -270,9 +270,13 @@ def test_oversized_header_block_gets_json_error(deadline_server: Any) -> None:
 
 
 def test_malformed_heads_get_json_error(deadline_server: Any) -> None:
-    for head in (b"HELLO\r\n\r\n", b"GET /v1.0/account HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
-                 b"GET /v1.0/account HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00"
-                 b"\r\n\r\n"):
+    heads = [
+        b"HELLO\r\n\r\n",  # no method, target or version
+        b"GET /v1.0/account HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+        b"GET /v1.0/account HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\r\n\r\n",  # a TLS ClientHello's first bytes on the plain-HTTP port
+    ]
+    for head in heads:
         s = _connect(deadline_server)
         try:
             s.sendall(head)

@@ -70,6 +70,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 408:
+        response_408 = Error.from_dict(response.json())
+
+        return response_408
+
     if response.status_code == 429:
         response_429 = Error.from_dict(response.json())
 
