@@ -191,6 +191,17 @@ def quote(info: ImageInfo, options: Options, settings: Settings | None = None) -
     return Quote(w, h, 0.25 if preview else 1.0, mw, mh, _layout.rate_cost(info.width, info.height), preview)
 
 
+def preview_model_size(width: int, height: int, settings: Settings) -> int | None:
+    """The smaller model input for an output within the preview tier (≤ 0.25 MP), else None (native).
+
+    OPENBG_PREVIEW_MODEL_SIZE (default 512; 0 turns it off). See docs/performance.md for its cost on
+    the dev set.
+    """
+    if settings.preview_model_size and width * height <= _layout.PREVIEW_PIXELS:
+        return settings.preview_model_size
+    return None
+
+
 def _classify(rgb: np.ndarray, alpha: np.ndarray) -> str:
     """Level-2 class of a ≤ CLASSIFY_SIZE copy (the caller sizes it); never fails a request."""
     try:
@@ -234,24 +245,31 @@ def model_mask(
     use_cache: bool = True,
     want_class: bool = False,
     rgb: np.ndarray | None = None,
+    model_size: int | None = None,
 ) -> tuple[np.ndarray, str | None, bool]:
     """(model-resolution alpha float32 for the roi, level-2 class or None, cache hit).
 
     ``rgb``: ``_composite_white(img)`` when the caller already has it (used when ``roi`` is None).
+    ``model_size``: a smaller model input (previews) when the model takes it; a cached mask made at
+    the native size is used instead when there is one.
     """
     from .models import get_segmenter
 
     seg = get_segmenter(None, settings)
-    key = (hashlib.sha256(data).hexdigest(), str(seg.path), quality, roi)
+    size = _segment.model_size(seg, model_size)
+    base = (hashlib.sha256(data).hexdigest(), str(seg.path), quality, roi)
+    key = base + (size,)
     cache = mask_cache(settings) if use_cache and settings.mask_cache_mb > 0 else None
     entry = cache.get(key) if cache is not None else None
+    if entry is None and cache is not None and size != seg.input_size[0]:
+        entry = cache.get(base + (seg.input_size[0],))  # a full-size mask serves a preview too
     hit = entry is not None
     src_rgb = rgb if roi is None else None
     if entry is None:
         if src_rgb is None:
             src_rgb = _composite_white(img if roi is None else img.crop(
                 _layout.scale_box(roi, (info.width, info.height), img.size)))
-        mask = _segment.segment(seg, src_rgb, quality)
+        mask = _segment.segment(seg, src_rgb, quality, size=size)
         entry = _Entry(mask.astype(np.float16), None)
         if cache is not None:
             cache.put(key, entry)
@@ -283,11 +301,13 @@ def matte(
     settings: Settings | None = None,
     use_cache: bool = True,
     foreground: bool = True,
+    model_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(alpha float32 [0, 1], edge-corrected foreground uint8) at ``size`` (default: input size).
 
     The evaluation command and the contact sheet use it; no layout, no encoding.
     ``foreground=False`` skips the colour estimation (the second item is the plain RGB).
+    ``model_size``: model input (default: the native 1024; ``remove`` uses the preview size for small outputs).
     """
     s = settings or default_settings()
     info = probe(data, s)
@@ -295,7 +315,7 @@ def matte(
     w, h = size or (info.width, info.height)
     img = _decode.decode(data, min_size=(max(w, min(info.width, 1024)), max(h, min(info.height, 1024))),
                          max_megapixels=s.max_megapixels)
-    mask, _, _ = model_mask(data, img, None, info, q, s, use_cache=use_cache)
+    mask, _, _ = model_mask(data, img, None, info, q, s, use_cache=use_cache, model_size=model_size)
     work = _resize(img, (w, h))
     rgb = _composite_white(work)
     alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
@@ -334,7 +354,7 @@ def remove(
     # At full output size the model input and the working image are one composite: make it once.
     full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
     mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
-                                 rgb=full_rgb)
+                                 rgb=full_rgb, model_size=preview_model_size(w, h, s))
     if not _layout.has_foreground(mask):
         raise ApiError("unknown_foreground")
     if options.type != "auto":

@@ -18,6 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,9 +215,29 @@ def fetch(
     *,
     echo: Callable[[str], None] = lambda s: None,
     run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+    derive: bool = True,
 ) -> list[Path]:
-    """Ensure the models are installed; download only what is missing. Returns their paths."""
+    """Ensure the models are installed; download only what is missing. Returns their paths.
+
+    ``derive``: also make the derived fast copy of the default model (:func:`prepare`) now, so the
+    first request does not pay for it.
+    """
     s = settings or Settings.from_env()
+    paths = _fetch(s, names, echo=echo, run=run)
+    if derive and s.fast_model and DEFAULT_MODEL in names:
+        p = model_path(DEFAULT_MODEL, s)
+        if is_installed(DEFAULT_MODEL, s):
+            echo(f"{DEFAULT_MODEL}: {prepare(p, s).note}")
+    return paths
+
+
+def _fetch(
+    s: Settings,
+    names: tuple[str, ...],
+    *,
+    echo: Callable[[str], None],
+    run: Callable[..., subprocess.CompletedProcess[str]],
+) -> list[Path]:
     todo = []
     paths = []
     for n in names:
@@ -286,18 +307,225 @@ def list_models(settings: Settings | None = None) -> list[InstalledModel]:
     return out
 
 
-# --------------------------------------------------------------------------- inference session
-class Segmenter:
-    """One ONNX Runtime session. ``predict(rgb1024)`` → alpha (H×W float32 in [0, 1]).
+# --------------------------------------------------------------------------- derived (faster) model
+#: sizes the derived model is run at when it is made (besides 1024, compared with the original)
+CHECK_SIZES = (512, 640)
+#: largest |Δalpha| allowed between the derived and the original model at the original's input size
+MAX_DERIVED_DIFF = 0.01
 
-    ``run`` is thread-safe (ORT sessions allow concurrent ``run`` calls).
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the session loads: the derived file (or bytes when it could not be stored) or the original."""
+
+    source: Path
+    model: Path | bytes
+    derived: bool
+    note: str
+    digest: str = ""  # sha256 of source (the derived file's metadata must name it)
+
+
+def derived_path(source: Path, digest: str, settings: Settings) -> Path:
+    """Cache file of the derived model: next to the installed models, keyed by source sha256 + converter."""
+    from .model_rewrite import CONVERTER_VERSION
+
+    return settings.models_dir / f"{source.stem}.fast-{digest[:16]}-v{CONVERTER_VERSION}.onnx"
+
+
+def _failed_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".failed")
+
+
+def _check_image(size: int) -> np.ndarray:
+    """A deterministic photo-like test image (gradient backdrop, textured subject) of ``size``²."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    img = np.empty((size, size, 3), np.float32)
+    img[..., 0] = 0.35 + 0.4 * xx
+    img[..., 1] = 0.55 + 0.2 * yy
+    img[..., 2] = 0.75 - 0.3 * xx * yy
+    body = ((xx - 0.5) / 0.22) ** 2 + ((yy - 0.58) / 0.34) ** 2 < 1.0
+    head = ((xx - 0.5) / 0.12) ** 2 + ((yy - 0.2) / 0.12) ** 2 < 1.0
+    subject = body | head
+    tex = 0.5 + 0.25 * np.sin(xx * 60) * np.cos(yy * 45)
+    img[subject] = np.stack([0.8 * tex, 0.3 + 0.2 * tex, 0.2 * tex], -1)[subject]
+    return np.asarray(np.clip(img * 255 + 0.5, 0, 255), np.uint8)
+
+
+def _tensor(rgb: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    x = rgb.astype(np.float32) * np.float32(1.0 / 255.0) - np.float32(0.5)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(dtype, copy=False)
+
+
+def _cpu_session(model: Path | bytes) -> object:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.enable_cpu_mem_arena = False
+    so.log_severity_level = 3
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=so,
+                                providers=["CPUExecutionProvider"])
+
+
+def _verify(source: Path, derived: bytes, dynamic: bool) -> tuple[float, tuple[int, ...], int]:
+    """Run both models on the check image at the source's size; the derived one also at CHECK_SIZES.
+
+    Returns (max |Δ| at the source size, sizes the derived model ran at, the source's input size).
+    Raises RewriteError.
+    """
+    from .model_rewrite import RewriteError
+
+    orig = _cpu_session(source)
+    inp = orig.get_inputs()[0]  # type: ignore[attr-defined]
+    shape = inp.shape
+    size = int(shape[2]) if len(shape) == 4 and isinstance(shape[2], int) else 1024
+    dtype = np.float16 if "float16" in inp.type else np.float32
+    img = _check_image(size)
+    ref = np.asarray(orig.run(None, {inp.name: _tensor(img, dtype)})[0], np.float32)  # type: ignore[attr-defined]
+    del orig
+    new = _cpu_session(derived)
+    name = new.get_inputs()[0].name  # type: ignore[attr-defined]
+    out = np.asarray(new.run(None, {name: _tensor(img)})[0], np.float32)  # type: ignore[attr-defined]
+    if out.shape != ref.shape:
+        raise RewriteError(f"derived output shape {out.shape} != original {ref.shape}")
+    diff = float(np.abs(out - ref).max())
+    if not diff <= MAX_DERIVED_DIFF:
+        raise RewriteError(f"derived model differs from the original by {diff:.4f} (> {MAX_DERIVED_DIFF})")
+    sizes = [size]
+    if dynamic:
+        for n in CHECK_SIZES:
+            if n == size:
+                continue
+            try:
+                y = np.asarray(new.run(None, {name: _tensor(_check_image(n))})[0])  # type: ignore[attr-defined]
+            except Exception as e:  # noqa: BLE001 - ORT's own exception types
+                raise RewriteError(f"derived model fails at {n}×{n}: {str(e)[:200]}") from None
+            if y.shape[-2:] != (n, n) or not np.isfinite(y).all():
+                raise RewriteError(f"derived model gives {y.shape} at {n}×{n}")
+            sizes.append(n)
+    return diff, tuple(sorted(sizes)), size
+
+
+def derive(source: Path, digest: str, settings: Settings) -> Prepared:
+    """Make (or find) the derived model of ``source``; on any failure, the original with a log line.
+
+    The derived file is made once per source sha256 and converter version, verified against the
+    original (max |Δalpha| ≤ MAX_DERIVED_DIFF on a test image at the original's input size, and a
+    run at each of CHECK_SIZES), and stored atomically next to the models. Nothing is downloaded.
+    """
+    from .model_rewrite import CONVERTER_VERSION, RewriteError, rewrite
+
+    dest = derived_path(source, digest, settings)
+    marker = _failed_marker(dest)
+    if dest.is_file():  # checked against its metadata when the session loads it (Segmenter)
+        return Prepared(source, dest, True, f"derived {dest.name}", digest)
+    if marker.is_file():
+        why = marker.read_text(errors="replace").strip()
+        log.warning("model %s: using the original file (the rewrite failed before: %s)", source.name, why)
+        return Prepared(source, source, False, f"original (rewrite failed: {why})")
+    import onnx
+
+    t0 = time.perf_counter()
+    try:
+        try:
+            model = onnx.load(str(source))
+        except Exception as e:  # noqa: BLE001 - not an ONNX file onnx can read
+            raise RewriteError(f"onnx cannot read it: {str(e)[:200]}") from None
+        try:
+            new, stats = rewrite(model, dynamic=True)
+            dynamic = True
+        except RewriteError as e:
+            log.info("model %s: no size-free rewrite (%s); trying fp32 at the fixed size", source.name, e)
+            new, stats = rewrite(model, dynamic=False)
+            dynamic = False
+        del model
+        blob = new.SerializeToString()
+        diff, sizes, native = _verify(source, blob, dynamic)
+        for k, v in {"openbg.source_sha256": digest, "openbg.converter_version": str(CONVERTER_VERSION),
+                     "openbg.max_abs_diff": f"{diff:.6f}", "openbg.dynamic": "1" if dynamic else "0",
+                     "openbg.checked_sizes": ",".join(map(str, sizes)), "openbg.input_size": str(native)}.items():
+            new.metadata_props.add(key=k, value=v)
+        blob = new.SerializeToString()
+        del new
+    except (RewriteError, MemoryError) as e:
+        log.warning("model %s: the fast rewrite failed (%s); using the original file", source.name, e)
+        try:
+            atomic_write(marker, f"{e}\n".encode())
+        except OSError:
+            pass
+        return Prepared(source, source, False, f"original (rewrite failed: {e})")
+    note = (f"derived {dest.name} (fp32{', any size' if dynamic else ''}; max |Δ| {diff:.5f} at "
+            f"{sizes[-1]}; checked {', '.join(map(str, sizes))}; {stats}; {time.perf_counter() - t0:.1f} s)")
+    try:
+        atomic_write(dest, blob)
+    except OSError as e:
+        log.warning("model %s: cannot store the derived model at %s (%s); using it from memory",
+                    source.name, dest, e.strerror or e)
+        return Prepared(source, blob, True, note + " [in memory]", digest)
+    log.info("model %s: %s", source.name, note)
+    return Prepared(source, dest, True, note, digest)
+
+
+def prepare(source: Path, settings: Settings) -> Prepared:
+    """What to load for ``source``: its derived model when OPENBG_FAST_MODEL is on (the default)."""
+    if not settings.fast_model:
+        return Prepared(source, source, False, "original (OPENBG_FAST_MODEL=0)")
+    try:
+        digest = verified_hash(source)
+    except OSError as e:
+        log.warning("model %s: cannot hash it (%s); using the original file", source, e)
+        return Prepared(source, source, False, "original (unhashable)")
+    return derive(source, digest, settings)
+
+
+# --------------------------------------------------------------------------- inference session
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.Semaphore] = {}
+
+
+def inference_slots(settings: Settings) -> int:
+    """How many ``session.run`` may run at once: OPENBG_INFERENCE_SLOTS, else cores ÷ intra-op threads.
+
+    ORT's intra-op pool uses every core by default; two runs at once on 2 cores oversubscribe them
+    (each run's threads spin and wait for the other's). One run at a time uses all cores, while the
+    other workers decode, refine and encode.
+    """
+    if settings.inference_slots:
+        return settings.inference_slots
+    threads = settings.threads or _cores()
+    return max(1, _cores() // threads)
+
+
+def _semaphore(n: int) -> threading.Semaphore:
+    with _slots_lock:
+        sem = _slots.get(n)
+        if sem is None:
+            sem = _slots[n] = threading.BoundedSemaphore(n)
+        return sem
+
+
+class Segmenter:
+    """One ONNX Runtime session. ``predict(rgb)`` → alpha (H×W float32 in [0, 1]).
+
+    ``predict`` is thread-safe; at most :func:`inference_slots` runs execute at once (process-wide).
+    ``input_size`` is the model's native input; :meth:`supports` says which other square sizes it takes
+    (the derived model: any multiple of 32).
     """
 
-    def __init__(self, path: Path, name: str, threads: int | None = None, device: str = "auto") -> None:
+    def __init__(self, path: Path, name: str, threads: int | None = None, device: str = "auto",
+                 prepared: Prepared | None = None, slots: int = 0) -> None:
         import onnxruntime as ort
 
         self.name = name
         self.path = path
+        self.prepared = prepared or Prepared(path, path, False, "original")
+        self._sem = _semaphore(slots) if slots > 0 else None
         so = ort.SessionOptions()
         if threads:
             so.intra_op_num_threads = threads
@@ -321,31 +549,69 @@ class Segmenter:
             providers = [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
+        model = self.prepared.model
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+            self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                                sess_options=so, providers=providers)
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
+            if self.prepared.derived:  # never fail on our own rewrite: the original still works
+                log.warning("model %s: derived model does not load (%s); using the original", name, e)
+                self.__init__(path, name, threads, device, None, slots)  # type: ignore[misc]
+                return
             raise ModelError(f"cannot load ONNX model {path}: {e}") from None
+        self._meta: dict[str, str] = {}
+        if self.prepared.derived:
+            meta = self._meta = dict(self.session.get_modelmeta().custom_metadata_map)
+            if meta.get("openbg.source_sha256") != self.prepared.digest:
+                log.warning("model %s: derived file %s does not name its source; using the original",
+                            name, self.prepared.note)
+                self.__init__(path, name, threads, device, None, slots)  # type: ignore[misc]
+                return
+            where = self.prepared.model.name if isinstance(self.prepared.model, Path) else "in memory"
+            self.prepared = Prepared(path, self.prepared.model, True,
+                                     f"derived {where}: fp32; sizes checked "
+                                     f"{meta.get('openbg.checked_sizes', '?')}; max |Δ| vs original "
+                                     f"{meta.get('openbg.max_abs_diff', '?')}", self.prepared.digest)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
         shape = inp.shape
-        h = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else 1024
-        w = shape[3] if len(shape) == 4 and isinstance(shape[3], int) else 1024
+        native = int(self._meta.get("openbg.input_size", 1024))  # a derived file names its source's size
+        h = shape[2] if len(shape) == 4 and isinstance(shape[2], int) else native
+        w = shape[3] if len(shape) == 4 and isinstance(shape[3], int) else native
         self.input_size = (int(w), int(h))
+        #: input height/width free: the derived model takes any multiple of 32
+        self.dynamic = len(shape) == 4 and not isinstance(shape[2], int) and not isinstance(shape[3], int)
         self.output_name = self.session.get_outputs()[0].name
-        log.info("model %s (%s) loaded with providers %s", name, path, self.session.get_providers())
+        log.info("model %s (%s; %s) loaded with providers %s, %s inference slot(s)", name, path,
+                 self.prepared.note, self.session.get_providers(), slots or "unlimited")
 
     @property
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
+    def supports(self, size: int) -> bool:
+        """Whether ``predict`` takes a ``size``×``size`` input (the native size; any multiple of 32 ≥ 64
+        for the derived model)."""
+        if (size, size) == self.input_size:
+            return True
+        return self.dynamic and size >= 64 and size % 32 == 0
+
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """``rgb``: H×W×3 uint8 already at ``input_size``. Returns H×W float32 alpha in [0, 1]."""
+        """``rgb``: H×W×3 uint8 at ``input_size`` (or a size :meth:`supports`). Returns H×W float32 alpha in [0, 1]."""
+        h, w = rgb.shape[:2]
+        if (w, h) != self.input_size and not (h == w and self.supports(h)):
+            raise ValueError(f"model {self.name} takes {self.input_size[0]}×{self.input_size[1]} input"
+                             f"{' or any multiple of 32' if self.dynamic else ''}, not {w}×{h}")
         x = rgb.astype(np.float32)
         x *= 1.0 / 255.0
         x -= 0.5
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(self.input_dtype, copy=False)
-        out = self.session.run([self.output_name], {self.input_name: x})[0]
+        if self._sem is None:
+            out = self.session.run([self.output_name], {self.input_name: x})[0]
+        else:
+            with self._sem:
+                out = self.session.run([self.output_name], {self.input_name: x})[0]
         a = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
         np.clip(a, 0.0, 1.0, out=a)
         return a
@@ -356,7 +622,10 @@ _sessions_lock = threading.Lock()
 
 
 def get_segmenter(name: str | None = None, settings: Settings | None = None) -> Segmenter:
-    """The process-wide session for model ``name`` (default: OPENBG_MODEL, else ``medium``)."""
+    """The process-wide session for model ``name`` (default: OPENBG_MODEL, else ``medium``).
+
+    The session runs the derived model (:func:`prepare`) unless OPENBG_FAST_MODEL=0 or the rewrite failed.
+    """
     s = settings or Settings.from_env()
     if name is None:
         name = "custom" if s.model is not None else DEFAULT_MODEL
@@ -372,13 +641,15 @@ def get_segmenter(name: str | None = None, settings: Settings | None = None) -> 
             raise ModelError(f"model {name} is not installed at {path}: run `openbg models fetch`")
     else:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)} (or OPENBG_MODEL)")
-    key = f"{name}:{path}:{s.threads}:{s.device}"
+    slots = inference_slots(s)
+    key = f"{name}:{path}:{s.threads}:{s.device}:{s.fast_model}:{slots}"
     seg = _sessions.get(key)
     if seg is not None:
         return seg
     with _sessions_lock:
         seg = _sessions.get(key)
         if seg is None:
-            seg = Segmenter(path, name, threads=s.threads, device=s.device)
+            seg = Segmenter(path, name, threads=s.threads, device=s.device, prepared=prepare(path, s),
+                            slots=slots)
             _sessions[key] = seg
     return seg

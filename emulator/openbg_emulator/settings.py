@@ -49,6 +49,9 @@ class Settings:
     rate_window_s: float = 60.0  # OPENBG_RATE_WINDOW_S: length of the fixed rate-limit window
     fetch_timeout_s: float = 15.0  # OPENBG_FETCH_TIMEOUT_S: total deadline of one image_url download
     fetch_loopback_only: bool = False  # OPENBG_FETCH_LOOPBACK_ONLY: image_url may only name loopback (tests)
+    fast_model: bool = True  # OPENBG_FAST_MODEL: run the derived fp32, any-size copy of the model (models.derive)
+    inference_slots: int | None = None  # OPENBG_INFERENCE_SLOTS: concurrent session runs (None → cores ÷ threads)
+    preview_model_size: int = 512  # OPENBG_PREVIEW_MODEL_SIZE: model input for preview-tier outputs (0: 1024)
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
 
@@ -135,6 +138,11 @@ class Settings:
         device = (get("OPENBG_DEVICE") or "auto").lower()
         if device not in ("auto", "cpu", "cuda", "openvino"):
             raise ValueError(f"OPENBG_DEVICE={device!r}: expected auto, cpu, cuda or openvino")
+        slots_raw = get("OPENBG_INFERENCE_SLOTS")
+        slots = None if slots_raw is None else as_int("OPENBG_INFERENCE_SLOTS", 0, minimum=1)
+        preview_size = as_int("OPENBG_PREVIEW_MODEL_SIZE", 512, minimum=0)
+        if preview_size and (preview_size % 32 or not 256 <= preview_size <= 1024):
+            raise ValueError(f"OPENBG_PREVIEW_MODEL_SIZE={preview_size}: expected 0 or a multiple of 32 in 256–1024")
         return cls(
             home=home,
             state_dir=as_path("OPENBG_STATE_DIR"),
@@ -159,4 +167,7 @@ class Settings:
             fetch_loopback_only=as_bool("OPENBG_FETCH_LOOPBACK_ONLY", False),
             header_timeout_s=as_float("OPENBG_HEADER_TIMEOUT", 10.0),
             body_timeout_s=as_float("OPENBG_BODY_TIMEOUT", 20.0),
+            fast_model=as_bool("OPENBG_FAST_MODEL", True),
+            inference_slots=slots,
+            preview_model_size=preview_size,
         )
