@@ -180,14 +180,79 @@ def _sheet_row(data: bytes, height: int, quality: str | None) -> Any:
     return np.clip(row + 0.5, 0, 255).astype(np.uint8)
 
 
+#: columns of ``openbg sheet --shadows``
+SHADOW_COLUMNS = ("none", "drop", "3D", "car", "auto")
+SHADOW_BG = "eeeeee"  # light grey: the shadows show, the subject's own white parts too
+
+
+def _label(tile: Any, text: str) -> None:
+    """Write ``text`` in the top-left corner of ``tile`` (uint8 H×W×3, in place), black on white."""
+    import cv2
+
+    scale = max(0.35, min(0.6, tile.shape[0] / 400))
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(tile, (0, 0), (tw + 6, th + base + 6), (255, 255, 255), -1)
+    cv2.putText(tile, text, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _shadow_row(data: bytes, height: int, quality: str | None, opacity: int | None) -> Any:
+    """photo | shadow_type=none | drop | 3D | car | auto, each over ``bg_color`` through ``engine.remove``.
+
+    One segmentation per photo (the engine caches the mask); the tiles are the engine's real output
+    (preview size) scaled to ``height``.  The ``auto`` tile is labelled with the X-Type it chose.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from . import engine
+    from .options import parse_options
+    from .pipeline import decode as dec
+
+    info = engine.probe(data)
+    w = max(1, round(info.width * height / info.height))
+
+    def fit(im: Image.Image) -> Any:
+        return np.array(im.convert("RGB").resize((w, height), Image.Resampling.LANCZOS))
+
+    tiles = [fit(dec.decode(data, min_size=(w, height)))]
+    _label(tiles[0], "photo")
+    for kind in SHADOW_COLUMNS:
+        fields: dict[str, object] = {"image_file": data, "size": "preview", "format": "png",
+                                     "bg_color": SHADOW_BG, "shadow_type": kind, "type_level": "2"}
+        if opacity is not None:
+            fields["shadow_opacity"] = str(opacity)
+        if quality is not None:
+            fields["quality"] = quality
+        opts = parse_options(fields)
+        res = engine.remove(data, opts)
+        tile = fit(Image.open(io.BytesIO(res.content)))
+        _label(tile, f"auto ({res.type})" if kind == "auto" else kind)
+        tiles.append(tile)
+    gap = np.full((height, 6, 3), 255, np.uint8)
+    parts: list[Any] = []
+    for t in tiles:
+        parts += [t, gap]
+    return np.concatenate(parts[:-1], axis=1)
+
+
 @click.command("sheet")
 @click.argument("directory", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--height", default=256, show_default=True, help="Row height in px.")
 @click.option("--limit", type=int, default=None)
 @click.option("--quality", type=click.Choice(["fast", "balanced", "best"]), default=None)
-def sheet(directory: Path, output: Path, height: int, limit: int | None, quality: str | None) -> None:
-    """Contact sheet: image | cut-out on checkerboard | on a contrasting colour | alpha, one row each."""
+@click.option("--shadows", is_flag=True,
+              help="Shadow sheet instead: photo | none | drop | 3D | car | auto, over a light bg_color.")
+@click.option("--shadow-opacity", type=click.IntRange(0, 100), default=None,
+              help="With --shadows: shadow_opacity (default: per type, car 90, others 50).")
+def sheet(directory: Path, output: Path, height: int, limit: int | None, quality: str | None,
+          shadows: bool, shadow_opacity: int | None) -> None:
+    """Contact sheet: image | cut-out on checkerboard | on a contrasting colour | alpha, one row each.
+
+    With --shadows: the photo, then the engine's output for each shadow_type (none, drop, 3D, car,
+    auto) over a light grey bg_color; the auto column names the X-Type (level 2) that chose it.
+    DIRECTORY may also be a single image.
+    """
     import numpy as np
     from PIL import Image
 
@@ -203,7 +268,9 @@ def sheet(directory: Path, output: Path, height: int, limit: int | None, quality
         task = prog.add_task("sheet", total=len(files))
         for f in files:
             try:
-                rows.append(_sheet_row(f.read_bytes(), height, quality))
+                data = f.read_bytes()
+                rows.append(_shadow_row(data, height, quality, shadow_opacity) if shadows
+                            else _sheet_row(data, height, quality))
             except ApiError as e:
                 click.echo(f"skipped {f}: {e.code}", err=True)
             prog.advance(task)

@@ -70,6 +70,29 @@ def test_sheet(tmp_path: Path) -> None:
     assert px[50, 3 * (128 + 6) + 60].min() > 245  # the face is white
 
 
+def test_sheet_shadows(tmp_path: Path) -> None:
+    out = tmp_path / "shadows.png"
+    src = tmp_path / "a.jpg"
+    src.write_bytes(astronaut_jpeg())
+    r = CliRunner().invoke(main, ["sheet", str(src), "-o", str(out), "--height", "128", "--shadows"])
+    assert r.exit_code == 0, r.output
+    px = np.asarray(Image.open(out).convert("RGB")).astype(np.int32)
+    n = len(cli.SHADOW_COLUMNS) + 1  # the photo, then one tile per shadow_type
+    assert px.shape == (128 + 6, n * 128 + (n - 1) * 6, 3)
+    tile = {name: px[:128, i * 134 : i * 134 + 128] for i, name in enumerate(("photo", *cli.SHADOW_COLUMNS))}
+    body = slice(24, 128)  # below the labels
+    none = tile["none"][body]
+    # the light bg_color where there is no subject (the astronaut's top-right corner is background)
+    assert abs(int(np.median(tile["none"][30:40, 110:126])) - 0xEE) <= 3
+    for kind in ("drop", "3D", "car"):
+        darker = (none - tile[kind][body]).sum(axis=2)
+        assert darker.max() > 30, kind  # a visible shadow somewhere
+        assert (tile[kind][body] - none).max() <= 12, kind  # a shadow only darkens (JPEG-free PNG tiles)
+    # the astronaut is a person: auto draws the 3D shadow
+    assert np.abs(tile["auto"][body] - tile["3D"][body]).max() <= 2
+    assert not np.array_equal(tile["drop"][body], tile["3D"][body])
+
+
 def test_remove_local_folder_skip_and_single(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
