@@ -350,7 +350,10 @@ def remove(
     img = _decode.decode(data, min_size=min_size, max_megapixels=s.max_megapixels)
 
     shadow_wanted = options.channels == "rgba" and any(k != "none" for k in options.shadow.kinds.values())
-    need_class = options.type == "auto" and (options.type_level != "none" or shadow_wanted)
+    # the shadow needs the class only when it differs by type (shadow_type=auto, per-type maps)
+    shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
+                                            for k in options.shadow.kinds}) > 1
+    need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
     # At full output size the model input and the working image are one composite: make it once.
     full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
     mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,

@@ -135,3 +135,31 @@ def test_fast_enough() -> None:
         classify(rgb, a)
         best = min(best, time.perf_counter() - t)
     assert best < 2.0  # typical ~0.2 s with the detector, ~0.03 s without
+
+
+def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # type_level=none with one shadow (kind and opacity) for every type needs no class; by type it does
+    from engine_images import astronaut_jpeg
+    from openbg_emulator import engine
+    from openbg_emulator.options import parse_options
+
+    calls: list[str] = []
+    real = C.classify
+
+    def counting(rgb: np.ndarray, alpha: np.ndarray, **kw: object) -> str:
+        calls.append(cls := real(rgb, alpha, **kw))
+        return cls
+
+    monkeypatch.setattr(C, "classify", counting)
+    img = astronaut_jpeg()
+
+    def run(**fields: str) -> engine.Result:
+        return engine.remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False)
+
+    assert run(type_level="none", shadow_type="drop", shadow_opacity="60").type is None and calls == []
+    assert run(type_level="none").type is None and calls == []
+    run(type_level="none", shadow_type="drop")  # the default opacity is 90 for a car, 50 for the rest
+    assert calls == ["person"]
+    run(type_level="none", shadow_type="auto")
+    assert calls == ["person"] * 2  # the astronaut gets the person (3D) shadow
+    assert run(type_level="2").type == "person" and len(calls) == 3
