@@ -369,6 +369,116 @@ def _resizes_by_scale(m: Any) -> Any:
     return m
 
 
+def fuse_mobilenet_ops(model: Any) -> tuple[Any, int]:
+    """Rewrite MobileNetV3's composite activations into single ONNX ops, in place (idempotent).
+
+    TF.js spells hard-swish ``x·relu6(x+3)·⅙`` and hard-sigmoid ``relu6(x+3)·⅙`` with four and three
+    elementwise ops, and the squeeze-excite pooling as ``ReduceMean`` over (H, W).  ONNX Runtime's
+    blocked-layout (NCHWc) kernels cannot keep those in their layout, so every block paid two layout
+    reorders; as ``HardSwish`` / ``HardSigmoid`` / ``GlobalAveragePool`` they stay blocked.  Same
+    arithmetic (outputs equal to float rounding).  Returns ``(model, number of rewrites)``.
+    """
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    inits = {t.name: t for t in g.initializer}
+    prod = {o: n for n in g.node for o in n.output}
+
+    def const(name: str) -> np.ndarray | None:
+        if name in inits:
+            return numpy_helper.to_array(inits[name])
+        n = prod.get(name)
+        if n is not None and n.op_type == "Identity":
+            return const(n.input[0])
+        return None
+
+    def is_scalar(name: str, v: float) -> bool:
+        c = const(name)
+        return c is not None and c.size == 1 and abs(float(c.reshape(-1)[0]) - v) < 1e-4
+
+    def relu6_plus3(name: str) -> str | None:  # Clip(Add(x, 3), 0, 6) → x
+        n = prod.get(name)
+        if n is None or n.op_type != "Clip" or len(n.input) < 3:
+            return None
+        if not (is_scalar(n.input[1], 0.0) and is_scalar(n.input[2], 6.0)):
+            return None
+        a = prod.get(n.input[0])
+        if a is None or a.op_type != "Add":
+            return None
+        for x, k in ((a.input[0], a.input[1]), (a.input[1], a.input[0])):
+            if is_scalar(k, 3.0):
+                return x
+        return None
+
+    def sixth_of(name: str) -> str | None:  # Mul(x, 1/6) → x
+        n = prod.get(name)
+        if n is None or n.op_type != "Mul":
+            return None
+        for x, k in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
+            if is_scalar(k, 1.0 / 6.0):
+                return x
+        return None
+
+    if not any(o.domain in ("", "ai.onnx") and o.version >= 14 for o in model.opset_import):
+        return model, 0  # HardSwish needs opset 14
+    new: list[Any] = []
+    count = 0
+    for n in g.node:
+        if n.op_type == "Mul":
+            rep = None
+            for a, b in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
+                x = relu6_plus3(a)
+                if x is None:
+                    continue
+                if sixth_of(b) == x:
+                    rep = helper.make_node("HardSwish", [x], [n.output[0]], name=f"fused_hswish_{count}")
+                elif is_scalar(b, 1.0 / 6.0):
+                    rep = helper.make_node(
+                        "HardSigmoid",
+                        [x],
+                        [n.output[0]],
+                        alpha=1.0 / 6.0,
+                        beta=0.5,
+                        name=f"fused_hsig_{count}",
+                    )
+                if rep is not None:
+                    break
+            if rep is not None:
+                new.append(rep)
+                count += 1
+                continue
+        elif n.op_type == "ReduceMean" and len(n.input) > 1:
+            axes = const(n.input[1])
+            keep = [a.i for a in n.attribute if a.name == "keepdims"]
+            if axes is not None and sorted(axes.reshape(-1).tolist()) == [1, 2] and keep == [1]:  # NHWC
+                t1, t2 = f"{n.output[0]}__nchw", f"{n.output[0]}__gap"
+                new += [
+                    helper.make_node("Transpose", [n.input[0]], [t1], perm=[0, 3, 1, 2], name=f"{t1}_t"),
+                    helper.make_node("GlobalAveragePool", [t1], [t2], name=f"{t2}_p"),
+                    helper.make_node("Transpose", [t2], [n.output[0]], perm=[0, 2, 3, 1], name=f"{t2}_t"),
+                ]
+                count += 1
+                continue
+        new.append(n)
+    if not count:
+        return model, 0
+    # drop what no output needs any more (the replaced Add/Clip/Mul chains)
+    need = {o.name for o in g.output}
+    live: list[Any] = []
+    for n in reversed(new):
+        if any(o in need for o in n.output):
+            live.append(n)
+            need.update(i for i in n.input if i)
+    live.reverse()
+    del g.node[:]
+    g.node.extend(live)
+    used = {i for n in live for i in n.input}
+    kept = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept)
+    return model, count
+
+
 def _attr_shape(node: dict[str, Any]) -> list[dict[str, str]]:
     return node["attr"]["shape"]["shape"]["dim"]
 
@@ -450,7 +560,16 @@ class CocoDetector:
         if threads:
             so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
-        self._sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        model: str | bytes = str(path)
+        try:  # fused activations: ~20 % faster on CPU (see fuse_mobilenet_ops)
+            import onnx
+
+            m, n = fuse_mobilenet_ops(onnx.load(str(path)))
+            if n:
+                model = m.SerializeToString()
+        except (ImportError, ModelError, ValueError) as e:  # pragma: no cover - the model as converted
+            log.warning("detector graph not fused (%s); running it as converted", e)
+        self._sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         self._in = self._sess.get_inputs()[0].name
         self._outs = [o.name for o in self._sess.get_outputs()]
         self.min_score = min_score
@@ -483,30 +602,27 @@ class CocoDetector:
 
     def detect(self, rgb: np.ndarray, *, with_products: bool = True, top_k: int = 30) -> list[Detection]:
         heat, wh, (kx, ky) = self.raw(rgb)
-        gh, gw, nc = heat.shape
-        # 3×3 max-pool NMS on every class map
-        pad = np.pad(heat, ((1, 1), (1, 1), (0, 0)), constant_values=-1.0)
-        hmax = np.max([pad[dy : dy + gh, dx : dx + gw] for dy in range(3) for dx in range(3)], axis=0)
-        peak = heat >= hmax
-        scores = np.where(peak, heat, 0.0).reshape(-1)
-        k = min(top_k, scores.size)
-        idx = np.argpartition(-scores, k - 1)[:k]
-        idx = idx[np.argsort(-scores[idx])]
+        gh, gw, _ = heat.shape
+        # 3×3 max-pool NMS on every class map, on the cells above the score floor only (a handful;
+        # pooling the whole 128×128×80 map cost a third as much as the network itself)
+        ys, xs, cs = np.nonzero(heat >= self.min_score)
+        sc = heat[ys, xs, cs]
+        peak = np.ones(ys.size, bool)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):  # (at the border the cell is compared with itself)
+                peak &= sc >= heat[np.clip(ys + dy, 0, gh - 1), np.clip(xs + dx, 0, gw - 1), cs]
+        order = np.argsort(-sc[peak], kind="stable")[:top_k]
+        ys, xs, cs, sc = ys[peak][order], xs[peak][order], cs[peak][order], sc[peak][order]
         stride = self.input_size / gw
         dets: list[Detection] = []
-        for i in idx:
-            sc = float(scores[i])
-            if sc < self.min_score:
-                break
-            cell, cls = divmod(int(i), nc)
-            gy, gx = divmod(cell, gw)
+        for gy, gx, cls, score in zip(ys.tolist(), xs.tolist(), cs.tolist(), sc.tolist(), strict=True):
             cls_name = COCO_TO_TYPE.get(cls) or (PRODUCT_CLASSES.get(cls) if with_products else None)
             if cls_name is None:
                 continue
             l, t, r, b = (float(v) for v in wh[gy, gx])
             cx, cy = gx * stride, gy * stride
             box = ((cx - l) / kx, (cy - t) / ky, (cx + r) / kx, (cy + b) / ky)
-            dets.append(Detection(cls_name, sc, box, label=COCO_LABELS[cls]))
+            dets.append(Detection(cls_name, score, box, label=COCO_LABELS[cls]))
         return dets
 
 

@@ -176,6 +176,54 @@ def test_tfjs_converter_flexible_size_and_errors() -> None:
         D.tfjs_to_onnx(bad, blob, ["out_id"])
 
 
+def _hard_swish_graph() -> object:
+    """MobileNetV3's activations as TF.js spells them (NHWC): hard-swish, squeeze-excite with a
+    spatial mean and hard-sigmoid gate."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = {n: numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+         (("three", 3.0), ("zero", 0.0), ("six", 6.0), ("sixth", 1.0 / 6.0))}
+    axes = numpy_helper.from_array(np.array([1, 2], np.int64), "axes")
+    nodes = [
+        helper.make_node("Add", ["x", "three"], ["a"]),
+        helper.make_node("Clip", ["a", "zero", "six"], ["r6"]),
+        helper.make_node("Mul", ["x", "sixth"], ["xs"]),
+        helper.make_node("Mul", ["xs", "r6"], ["hs"]),  # hard-swish
+        helper.make_node("ReduceMean", ["hs", "axes"], ["m"], keepdims=1),
+        helper.make_node("Add", ["m", "three"], ["ma"]),
+        helper.make_node("Clip", ["ma", "zero", "six"], ["mr6"]),
+        helper.make_node("Mul", ["mr6", "sixth"], ["gate"]),  # hard-sigmoid
+        helper.make_node("Mul", ["hs", "gate"], ["y"]),
+    ]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 6, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6, 4])],
+                          [*c.values(), axes])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+def test_fused_activations_compute_the_same() -> None:
+    import onnx
+
+    m = _hard_swish_graph()
+    x = np.random.default_rng(2).normal(0, 3, (1, 6, 6, 4)).astype(np.float32)
+    ref = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    (want,) = ref.run(None, {"x": x})
+    fused, n = D.fuse_mobilenet_ops(m)
+    assert n == 3  # hard-swish, hard-sigmoid, the mean
+    onnx.checker.check_model(fused)
+    ops = [node.op_type for node in fused.graph.node]
+    assert {"HardSwish", "HardSigmoid", "GlobalAveragePool"} <= set(ops)
+    assert "Clip" not in ops and "ReduceMean" not in ops and "Add" not in ops
+    sess = ort.InferenceSession(fused.SerializeToString(), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"x": x})
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert D.fuse_mobilenet_ops(fused)[1] == 0  # idempotent
+
+
 def test_fetch_rejects_a_tampered_package(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import io
     import tarfile
