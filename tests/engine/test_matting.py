@@ -127,3 +127,77 @@ def test_segment_alpha_framing_and_tta(quality, calls):
     assert low.shape == (1024, 1024) and low.dtype == np.float32
     up = matting.upsample_alpha(rgb, low, quality)
     assert ((up > 0.5) == (alpha > 0.5)).mean() > 0.99
+
+
+def _bystander_scene():
+    """A red disc (subject) and a smaller red square (a bystander) on green, 300×600."""
+    rgb = np.zeros((300, 600, 3), np.uint8)
+    rgb[...] = (30, 160, 60)
+    yy, xx = np.mgrid[0:300, 0:600]
+    disc = (yy - 150) ** 2 + (xx - 200) ** 2 < 90**2
+    rgb[disc] = (220, 30, 20)
+    rgb[120:180, 450:510] = (220, 30, 20)
+    return rgb, disc
+
+
+def _framing_model(seen):
+    """A "model" that finds red, and in the padded framing (grey bars) also the bystander."""
+
+    def predict(x):
+        seen.append("pad" if (x[0, 0] == 128).all() else "st")
+        a = (x[..., 0].astype(np.float32) > 150).astype(np.float32)
+        if seen[-1] == "st":  # the stretched framing keeps only the subject (left half)
+            a[:, 620:] = 0
+        return a
+
+    return predict
+
+
+@pytest.mark.parametrize("quality", ("balanced", "best"))
+def test_split_matte_gets_a_stretched_pass(quality):
+    rgb, disc = _bystander_scene()
+    seen: list[str] = []
+    low = matting.segment_alpha(_framing_model(seen), rgb, quality)
+    assert seen.count("st") == 1 and seen[-1] == "st"
+    up = matting.upsample_alpha(rgb, low, "fast")
+    assert (up[disc] > 0.5).mean() > 0.99
+    assert up[130:170, 460:500].max() <= 0.5  # the part only one framing sees falls below 0.5
+
+
+def test_single_matte_needs_no_second_framing():
+    rgb, _ = _bystander_scene()
+    rgb[120:180, 450:510] = (30, 160, 60)  # no bystander: one component
+    seen: list[str] = []
+    matting.segment_alpha(_framing_model(seen), rgb, "balanced")
+    assert seen == ["pad"]
+    seen.clear()
+    rgb2, _ = _bystander_scene()
+    matting.segment_alpha(_framing_model(seen), rgb2, "fast")  # fast never adds a pass
+    assert seen == ["pad"]
+
+
+def test_band_matting_falls_back_when_the_solver_breaks_down(monkeypatch):
+    import importlib
+    import sys
+
+    importlib.import_module("pymatting.solver.cg")
+    cg_mod = sys.modules["pymatting.solver.cg"]  # the package re-exports a function of that name
+    rgb, alpha, _ = _disc_scene(200, 260, blur=3.0)
+    img = rgb.astype(np.float32) / 255
+    tri = matting.trimap_from_alpha(alpha)
+    monkeypatch.setattr(cg_mod, "cg", lambda a, b, **kw: np.full(b.shape, np.nan))
+    out = matting.solve_band(img, tri, trimap_alpha=alpha)
+    assert np.isfinite(out).all() and np.array_equal(out, alpha)
+
+
+def test_solve_band_recovers_a_soft_edge():
+    """Closed-form matting of the unknown band (used by balanced and best) finds the partial alpha."""
+    rgb, alpha, _ = _disc_scene(240, 320, blur=4.0)
+    img = rgb.astype(np.float32) / 255
+    tri = matting.trimap_from_alpha(alpha, erode=2)
+    unk = tri == 0.5
+    assert unk.sum() > 500
+    out = matting.solve_band(img, tri)
+    assert np.array_equal(out[~unk], tri[~unk])  # certain pixels are kept
+    err = np.abs(out - alpha)[unk].mean()
+    assert err < 0.25 * np.abs(0.5 - alpha)[unk].mean(), err
