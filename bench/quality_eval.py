@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/quality_eval.py DIR --quality balanced [--cached] [--raw] [--limit N]
 
-The engine's ``model_mask`` calls ``pipeline.segment.segment(seg, rgb)`` (stretched, one pass); this
-script patches it to ``matting.segment_alpha(seg.predict, rgb, quality)``, which is the one-line
-change proposed for engine.py. ``--raw`` instead scores the raw model (stretched, bilinear, no
+The engine's ``model_mask`` calls ``pipeline.segment.segment`` (which runs
+``matting.segment_alpha``, like ``openbg eval``); this script patches it so ``--cached`` can
+serve the model outputs from disk. ``--raw`` instead scores the raw model (stretched, bilinear, no
 refinement). ``--cached`` takes the model outputs from /tmp/qcache (bench/quality_cache.py) instead
 of running the model, for quick metric runs on a busy machine (seconds/img are then meaningless).
 """
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from openbg_emulator import cli, engine
-from openbg_emulator.pipeline import matting, refine, segment
+from openbg_emulator.pipeline import matting, refine
 
 args = sys.argv[1:]
 raw = "--raw" in args
@@ -26,7 +26,6 @@ cached = "--cached" in args
 args = [a for a in args if a not in ("--raw", "--cached")]
 q = args[args.index("--quality") + 1] if "--quality" in args else "balanced"
 
-_orig_segment = segment.segment
 _by_hash: dict[str, str] = {}
 if cached:
     import csv
@@ -58,14 +57,12 @@ def _cached_predict(rgb_full: np.ndarray):  # type: ignore[no-untyped-def]
     return predict
 
 
-def _segment(seg, rgb):  # type: ignore[no-untyped-def]
+def _segment(seg, rgb, quality=None, **kw):  # type: ignore[no-untyped-def]  # engine passes quality, size
     predict = seg.predict
     if cached and rgb.shape[:2] != (96, 128):  # not the warm-up image
         predict = _cached_predict(rgb)
-    if raw:
-        if cached and rgb.shape[:2] != (96, 128):
-            return predict(matting._resize_rgb(rgb, 1024, 1024))
-        return _orig_segment(seg, rgb)
+    if raw:  # the raw model: stretched to 1024, one pass
+        return predict(matting._resize_rgb(rgb, 1024, 1024))
     return matting.segment_alpha(predict, rgb, q)
 
 
