@@ -38,7 +38,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -495,6 +495,11 @@ class Service:
             resp = await body(request, ctx)
         except ApiError as e:
             resp = error_response(e, ctx.headers)
+        except ClientDisconnect:  # the client left (or the HTTP layer cut a dripping body): nobody reads this
+            log.info("request %s %s %s: client disconnected before the body was read", ctx.request_id,
+                     request.method, request.url.path)
+            resp = error_response(ApiError("invalid_request", status=400, detail="The client disconnected"),
+                                  ctx.headers)
         except Exception:
             log.exception("request %s %s %s failed", ctx.request_id, request.method, request.url.path)
             resp = error_response(

@@ -220,6 +220,9 @@ def test_body_drip_cut_at_deadline_nothing_charged(deadline_server: Any) -> None
     assert closed and DEADLINE - 0.5 <= elapsed <= DEADLINE + SLACK, (closed, elapsed)
     assert _credits(deadline_server) == before
     _serves(deadline_server)
+    # the cut body is an expected event, not a server failure: no traceback in the log
+    log = deadline_server.log_path.read_text(errors="replace")
+    assert "ClientDisconnect" not in log and "Traceback" not in log, log[-2000:]
 
 
 def test_slow_but_steady_body_is_not_cut(deadline_server: Any) -> None:
