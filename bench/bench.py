@@ -104,6 +104,7 @@ class Case:
     times: list[float] = field(default_factory=list)
     rss_mb: float | None = None
     skip: str | None = None  # reason when it cannot run
+    model_times: list[float] = field(default_factory=list)  # rembg: its session.run, per call
 
     @property
     def median(self) -> float | None:
@@ -225,14 +226,38 @@ def engine_call(data: bytes, fields: dict[str, str], *, use_cache: bool = False)
     return engine.remove(data, parse_options({"image_file": data, **fields}), use_cache=use_cache)
 
 
-def bare_call(name: str) -> Callable[[], Any]:
+def bare_call(name: str, size: int | None = None, *, original: bool = False) -> Callable[[], Any]:
+    """``Segmenter.predict`` at ``size`` (default: the native 1024) on the session the engine uses (the
+    derived fast model), or on the original file (``original``: OPENBG_FAST_MODEL=0)."""
     from openbg_emulator.models import get_segmenter
+    from openbg_emulator.settings import Settings
 
-    seg = get_segmenter(name)
-    w, h = seg.input_size
-    x = np.asarray(np.random.default_rng(1).integers(0, 256, (h, w, 3)), np.uint8)
+    s = Settings.from_env()
+    seg = get_segmenter(name, s.with_(fast_model=False) if original else s)
+    n = size or seg.input_size[0]
+    if not seg.supports(n):
+        raise ValueError(f"{seg.name} does not take {n}×{n}")
+    x = np.asarray(np.random.default_rng(1).integers(0, 256, (n, n, 3)), np.uint8)
     seg.predict(x)  # load + first run
     return lambda: seg.predict(x)
+
+
+class TimedSession:
+    """Wraps rembg's ``inner_session`` to time its ``run`` (the model) apart from the rest of ``remove``."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.last = 0.0
+
+    def run(self, *a: Any, **k: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return self.inner.run(*a, **k)
+        finally:
+            self.last = time.perf_counter() - t
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def rembg_session(model_path: Path, home: Path) -> Any:
@@ -446,12 +471,18 @@ def main(argv: list[str] | None = None) -> int:
 
         cases: list[Case] = []
         # bare model calls: the floor (only 1024 inputs are used by the engine; the ONNX files are fixed at 1024)
-        for name in ("medium", "small"):
-            cname = f"bare-{name}-1024"
-            if not want(cname):
+        psize = settings.preview_model_size or 1024
+        bare = [("bare-medium-1024", "medium", None, False, "derived model (the engine's session), incl. normalisation"),
+                ("bare-medium-orig-1024", "medium", None, True, "original fp16 file, incl. normalisation"),
+                (f"bare-medium-{psize}", "medium", psize, False, "derived model at the preview input size"),
+                ("bare-small-1024", "small", None, False, "isnet-small (derived when possible)")]
+        for cname, name, size, original, note in bare:
+            if not want(cname) or (cname == "bare-medium-1024" and size is not None):
                 continue
+            if size == 1024:
+                continue  # preview input size off: the 1024 row already is the preview's floor
             try:
-                cases.append(Case(cname, "bare", bare_call(name), "ORT session.run incl. normalisation"))
+                cases.append(Case(cname, "bare", bare_call(name, size, original=original), note))
             except Exception as e:  # noqa: BLE001 - a model not installed
                 cases.append(Case(cname, "bare", None, skip=str(e)[:60]))
         for name, (img, fields) in ENGINE_CASES.items():
@@ -487,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             if not a.no_rembg:
                 try:
                     rs = rembg_session(model_path("medium", settings), tmp / "u2net")
+                    rs.inner_session = timed = TimedSession(rs.inner_session)
                     from rembg import remove as rembg_remove
                 except Exception as e:  # noqa: BLE001 - rembg not installed
                     rs, skip = None, f"rembg unavailable ({type(e).__name__})"
@@ -496,9 +528,15 @@ def main(argv: list[str] | None = None) -> int:
                     if rs is None:
                         cases.append(Case(f"rembg-{name}", "rembg", None, skip=skip))
                     else:
-                        cases.append(Case(f"rembg-{name}", "rembg",
-                                          lambda d=imgs[img]: rembg_remove(d, session=rs),
-                                          "rembg.remove(bytes) → PNG, dis_custom, same ONNX"))
+                        rc = Case(f"rembg-{name}", "rembg", None, "rembg.remove(bytes) → PNG, dis_custom, same ONNX")
+
+                        def rembg_fn(d: bytes = imgs[img], c: Case = rc) -> Any:
+                            out = rembg_remove(d, session=rs)
+                            c.model_times.append(timed.last)
+                            return out
+
+                        rc.fn = rembg_fn
+                        cases.append(rc)
 
             # ---- timed rounds, round-robin
             runnable = [c for c in cases if c.fn is not None]
@@ -516,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {rnd + 1}/{a.warmup + a.repeat} done ({time.perf_counter() - t0:.0f} s)", flush=True)
             if client is not None:
                 client.close()
+            for c in runnable:
+                if c.group == "rembg" and c.times:
+                    mt = c.model_times[-len(c.times):]
+                    c.model_times = mt
+                    outside = statistics.median(t - m for t, m in zip(c.times, mt, strict=True))
+                    c.note += f"; its session.run {statistics.median(mt):.3f} s, outside {outside:.3f} s"
 
             extra: list[tuple[str, str, str]] = []
             stats: dict[str, Any] = {}
@@ -603,6 +647,10 @@ def main(argv: list[str] | None = None) -> int:
     add("rembg-12mp / engine-12mp-png (speed-up)", ratio("rembg-12mp", "engine-12mp-png"), "(info)", lambda v: True)
     add("engine-preview-png / bare-medium-1024", ratio("engine-preview-png", "bare-medium-1024"), "<= 0.6",
         lambda v: v <= 0.6)
+    add("engine-preview-png / bare-medium-orig-1024", ratio("engine-preview-png", "bare-medium-orig-1024"), "(info)",
+        lambda v: True)
+    add("bare-medium-1024 / bare-medium-orig-1024", ratio("bare-medium-1024", "bare-medium-orig-1024"), "(info)",
+        lambda v: True)
     add("http-12mp-zip / engine-12mp-zip", ratio("http-12mp-zip", "engine-12mp-zip"), "<= 1.05", lambda v: v <= 1.05)
     add("engine-12mp-zip / bare-medium-1024", ratio("engine-12mp-zip", "bare-medium-1024"), "(info)", lambda v: True)
     r50 = next((c.rss_mb for c in cases if c.name == "engine-50mp-zip"), None)
@@ -623,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
     if a.json:
         a.json.write_text(json.dumps({
-            "cases": {c.name: {"times": c.times, "median": c.median, "rss_mb": c.rss_mb, "skip": c.skip}
+            "cases": {c.name: {"times": c.times, "median": c.median, "rss_mb": c.rss_mb, "skip": c.skip,
+                               "model_times": c.model_times or None, "note": c.note}
                       for c in cases},
             "ratios": {n: v for n, v, _t, _o in ratios}, "stats": stats}, indent=1, default=str))
     return 0

@@ -194,7 +194,7 @@ def quote(info: ImageInfo, options: Options, settings: Settings | None = None) -
 def preview_model_size(width: int, height: int, settings: Settings) -> int | None:
     """The smaller model input for an output within the preview tier (≤ 0.25 MP), else None (native).
 
-    OPENBG_PREVIEW_MODEL_SIZE (default 512; 0 turns it off). See docs/performance.md for its cost on
+    OPENBG_PREVIEW_MODEL_SIZE (default 640; 0 turns it off). See docs/performance.md for its cost on
     the dev set.
     """
     if settings.preview_model_size and width * height <= _layout.PREVIEW_PIXELS:

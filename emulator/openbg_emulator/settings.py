@@ -51,7 +51,7 @@ class Settings:
     fetch_loopback_only: bool = False  # OPENBG_FETCH_LOOPBACK_ONLY: image_url may only name loopback (tests)
     fast_model: bool = True  # OPENBG_FAST_MODEL: run the derived fp32, any-size copy of the model (models.derive)
     inference_slots: int | None = None  # OPENBG_INFERENCE_SLOTS: concurrent session runs (None → cores ÷ threads)
-    preview_model_size: int = 512  # OPENBG_PREVIEW_MODEL_SIZE: model input for preview-tier outputs (0: 1024)
+    preview_model_size: int = 640  # OPENBG_PREVIEW_MODEL_SIZE: model input for preview-tier outputs (0: 1024)
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
 
@@ -140,7 +140,7 @@ class Settings:
             raise ValueError(f"OPENBG_DEVICE={device!r}: expected auto, cpu, cuda or openvino")
         slots_raw = get("OPENBG_INFERENCE_SLOTS")
         slots = None if slots_raw is None else as_int("OPENBG_INFERENCE_SLOTS", 0, minimum=1)
-        preview_size = as_int("OPENBG_PREVIEW_MODEL_SIZE", 512, minimum=0)
+        preview_size = as_int("OPENBG_PREVIEW_MODEL_SIZE", 640, minimum=0)
         if preview_size and (preview_size % 32 or not 256 <= preview_size <= 1024):
             raise ValueError(f"OPENBG_PREVIEW_MODEL_SIZE={preview_size}: expected 0 or a multiple of 32 in 256–1024")
         return cls(

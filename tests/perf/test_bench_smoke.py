@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = [
-    "bare-medium-1024", "bare-small-1024",
+    "bare-medium-1024", "bare-medium-orig-1024", "bare-medium-640", "bare-small-1024",
     "engine-preview-png", "engine-12mp-zip", "engine-12mp-jpg", "engine-12mp-png", "engine-12mp-webp",
     "engine-50mp-zip", "engine-12mp-zip-cached",
     "http-preview-png", "http-12mp-zip", "http-12mp-jpg", "http-12mp-png", "http-12mp-webp", "http-50mp-zip",
@@ -23,7 +23,7 @@ CASES = [
 ]
 RATIOS = [
     "http-12mp-zip / bare-medium-1024", "rembg-12mp / http-12mp-zip", "engine-preview-png / bare-medium-1024",
-    "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "RSS after 12 / after 4 requests",
+    "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "bare-medium-1024 / bare-medium-orig-1024", "RSS after 12 / after 4 requests",
     "8-client throughput / solo throughput", "starved requests", "overflow answered 503 + Retry-After",
 ]
 

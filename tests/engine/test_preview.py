@@ -1,0 +1,76 @@
+"""Preview-tier outputs run the model at a smaller input (OPENBG_PREVIEW_MODEL_SIZE; issue 7).
+
+The alpha must stay sensible: compared with the 1024 path on real photos (scikit-image), with the
+mask cache off so each side pays its own inference.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_images import astronaut_2400x1600, encode
+from openbg_emulator import engine, models
+from openbg_emulator.options import Options
+from openbg_emulator.settings import Settings
+from PIL import Image
+from skimage import data
+
+
+def _alpha(res: engine.Result) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(res.content)).convert("L"), np.float32) / 255.0
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    pa, pb = a > 0.5, b > 0.5
+    return float(np.count_nonzero(pa & pb) / max(1, np.count_nonzero(pa | pb)))
+
+
+def test_preview_size_setting() -> None:
+    s = Settings()
+    assert engine.preview_model_size(500, 500, s) == s.preview_model_size  # 0.25 MP: preview tier
+    assert engine.preview_model_size(1000, 1000, s) is None
+    assert engine.preview_model_size(500, 500, s.with_(preview_model_size=0)) is None
+    with pytest.raises(ValueError, match="OPENBG_PREVIEW_MODEL_SIZE"):
+        Settings.from_env({"OPENBG_PREVIEW_MODEL_SIZE": "500"})
+    assert Settings.from_env({"OPENBG_PREVIEW_MODEL_SIZE": "0"}).preview_model_size == 0
+
+
+def test_preview_runs_the_model_at_the_preview_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    seg = models.get_segmenter()
+    assert seg.supports(Settings().preview_model_size)
+    seen: list[tuple[int, ...]] = []
+    real = seg.predict
+
+    def spy(rgb: np.ndarray) -> Any:
+        seen.append(rgb.shape)
+        return real(rgb)
+
+    monkeypatch.setattr(seg, "predict", spy)
+    n = Settings().preview_model_size
+    res = engine.remove(astronaut_2400x1600(), Options(size="preview"), use_cache=False)
+    assert (res.width, res.height) == (612, 408) and res.credits == 0.25
+    assert seen == [(n, n, 3)]
+    seen.clear()
+    engine.remove(astronaut_2400x1600(), Options(size="full", format="jpg"), use_cache=False)
+    assert seen == [(1024, 1024, 3)]
+
+
+@pytest.mark.parametrize(("name", "least"), [("astronaut", 0.78), ("chelsea", 0.85)])
+def test_preview_alpha_close_to_the_1024_path(name: str, least: float) -> None:
+    """IoU of the preview alpha against the 1024 path's, same request. Measured at 640 (the default):
+    astronaut 0.83 (at 640 the model leaves the helmet hollow and takes part of the flag), chelsea
+    0.91; mean |Δ| 0.09 both. On the dev set the mean IoU against the 1024 path is 0.93 and the IoU
+    against the ground truth 0.867 vs 0.894 (docs/performance.md)."""
+    arr = getattr(data, name)()
+    big = np.asarray(Image.fromarray(arr).resize((arr.shape[1] * 2, arr.shape[0] * 2), Image.Resampling.BICUBIC))
+    jpeg = encode(big, "JPEG", quality=90)
+    s = Settings.from_env()
+    opts = Options(size="preview", channels="alpha")
+    small = _alpha(engine.remove(jpeg, opts, settings=s, use_cache=False))
+    full = _alpha(engine.remove(jpeg, opts, settings=s.with_(preview_model_size=0), use_cache=False))
+    assert small.shape == full.shape and small.shape[0] * small.shape[1] <= 250_000
+    assert _iou(small, full) >= least, _iou(small, full)
+    assert float(np.abs(small - full).mean()) <= 0.12
