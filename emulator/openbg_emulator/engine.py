@@ -202,10 +202,10 @@ def preview_model_size(width: int, height: int, settings: Settings) -> int | Non
     return None
 
 
-def _classify(rgb: np.ndarray, alpha: np.ndarray) -> str:
+def _classify(rgb: np.ndarray, alpha: np.ndarray, detector_rgb: np.ndarray | None = None) -> str:
     """Level-2 class of a ≤ CLASSIFY_SIZE copy (the caller sizes it); never fails a request."""
     try:
-        return str(_classify_mod.classify(rgb, alpha))
+        return str(_classify_mod.classify(rgb, alpha, detector_rgb=detector_rgb))
     except Exception:  # classification never fails a request
         log.exception("classify failed")
         return "other"
@@ -278,18 +278,10 @@ def model_mask(
         if src_rgb is None:
             src_rgb = _composite_white(img if roi is None else img.crop(
                 _layout.scale_box(roi, (info.width, info.height), img.size)))
-        import cv2
-
-        # classify() sees a ≤ CLASSIFY_SIZE copy: size the mask for it directly (no full-resolution
-        # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP).
-        h, w = src_rgb.shape[:2]
-        f = min(1.0, CLASSIFY_SIZE / max(h, w))
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        down = size[0] <= mask.shape[1] and size[1] <= mask.shape[0]
-        a = cv2.resize(mask, size, interpolation=cv2.INTER_AREA if down else cv2.INTER_LINEAR)
-        if f < 1.0:
-            src_rgb = cv2.resize(src_rgb, size, interpolation=cv2.INTER_AREA)
-        entry.cls = _classify(src_rgb, a)
+        # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
+        # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
+        small, a, det_rgb = _classify_mod.work_copies(src_rgb, mask, CLASSIFY_SIZE)
+        entry.cls = _classify(small, a, detector_rgb=det_rgb)
     return mask, entry.cls, hit
 
 

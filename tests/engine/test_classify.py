@@ -94,6 +94,36 @@ def test_detector_evidence_is_matched_to_the_subject() -> None:
     assert classify(rgb, a, detector=lambda _: []) == "product"
 
 
+def test_detector_on_the_original_boxes_scaled_to_the_copy() -> None:
+    big = data.coffee()  # 400×600
+    small = cv2.resize(big, (150, 100), interpolation=cv2.INTER_AREA)
+    seen: list[tuple[int, ...]] = []
+
+    def det(img: np.ndarray) -> list[Detection]:  # a hit on the left half of whatever it is given
+        seen.append(img.shape)
+        h, w = img.shape[:2]
+        return [Detection("animal", 0.9, (0, 0, w / 2, h))]
+
+    left = np.zeros((100, 150), np.float32)
+    left[20:80, 10:65] = 1.0
+    assert classify(small, left, detector=det, detector_rgb=big) == "animal"
+    assert seen == [big.shape]  # the detector saw the original, not the copy
+    right = left[:, ::-1].copy()  # the subject on the right: the (scaled) box does not cover it
+    assert classify(small, right, detector=det, detector_rgb=big) == "product"
+
+
+def test_work_copies() -> None:
+    big = cv2.resize(data.coffee(), (2400, 1600))
+    mask = _ellipse_alpha(1024, 1024)  # the model's resolution
+    small, a, det = C.work_copies(big, mask, 512)
+    assert small.shape == (341, 512, 3) and a.shape == (341, 512) and a.dtype == np.float32
+    assert det.shape == (512, 768, 3)  # short side 512: the detector (512²) only shrinks it
+    assert abs(float(a.mean()) - float(mask.mean())) < 0.01
+    # a small image is used as it is
+    s2, a2, d2 = C.work_copies(data.coffee(), _ellipse_alpha(400, 600), 512)
+    assert s2.shape == (341, 512, 3) and d2 is not None and d2.shape == (400, 600, 3) and a2.shape == (341, 512)
+
+
 def test_select_subject_keeps_matching_component() -> None:
     h, w = 300, 600
     rgb = np.full((h, w, 3), 128, np.uint8)

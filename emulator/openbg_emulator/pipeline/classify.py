@@ -16,7 +16,17 @@ Evidence, in order:
 3. *product* for a single compact, solid subject when nothing else speaks; *other* when the alpha
    holds no clear subject (empty, tiny, or a scatter of fragments).
 
-Everything works on a copy reduced to at most :data:`WORK_SIZE` pixels on the long side.
+Everything works on a copy reduced to at most :data:`WORK_SIZE` pixels on the long side; the
+engine gives the detector the original image (``detector_rgb``) so that it is resampled once.
+
+``car_interior`` and ``car_part`` are never returned, on evidence: the COCO detector has no class
+for seats, dashboards, wheels or lamps, and on crops of real car photos (front or rear half, one
+wheel, the middle 40 %) it answers "car" with a box spanning the whole crop (scores 0.2–0.6),
+exactly as it does for a whole car that fills the frame — or, for a single wheel, nothing or
+"cake"/"bed".  No rule on the car box's size against the frame or the subject tells a part from a
+tightly framed car, and there are no interior photos to measure a ``car_interior`` rule on, so these
+two classes are left to a detector that knows them.  A crop that still shows car evidence is
+reported as ``car`` (level 1 is ``car`` for all three anyway).
 """
 
 from __future__ import annotations
@@ -117,6 +127,34 @@ class Evidence:
     votes: dict[str, float] = field(default_factory=dict)
 
 
+#: the detector's copy of a large image keeps at least this short side (the detector stretches its
+#: input to 512×512, so it then only shrinks it: no up-and-down resampling)
+DETECT_SHORT = 512
+
+
+def work_copies(
+    rgb: np.ndarray, alpha: np.ndarray, size: int = WORK_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(small, small_alpha, detector_rgb)`` for :func:`classify` from the original ``rgb`` and an
+    ``alpha`` at any resolution (the model's): a ≤ ``size`` px copy, the alpha resized to it, and the
+    detector's copy.  The original is read once: a large image is reduced to a copy whose short side
+    is :data:`DETECT_SHORT` (the detector's), and the small copy is made from that.
+    """
+    h, w = rgb.shape[:2]
+    g = DETECT_SHORT / max(1, min(h, w))
+    det = rgb
+    if g < 0.5:
+        det = cv2.resize(rgb, (max(1, round(w * g)), max(1, round(h * g))), interpolation=cv2.INTER_AREA)
+    f = min(1.0, size / max(h, w))
+    sz = (max(1, round(w * f)), max(1, round(h * f)))
+    small = det if det.shape[1::-1] == sz else cv2.resize(det, sz, interpolation=cv2.INTER_AREA)
+    a = np.asarray(alpha, np.float32)
+    if a.shape[1::-1] != sz:
+        down = sz[0] <= a.shape[1] and sz[1] <= a.shape[0]
+        a = cv2.resize(a, sz, interpolation=cv2.INTER_AREA if down else cv2.INTER_LINEAR)
+    return small, a, det
+
+
 def _default_detector() -> Detector | None:
     try:
         from .. import detectors
@@ -131,9 +169,15 @@ def _default_detector() -> Detector | None:
 _UNSET = object()
 
 
-def classify(rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET) -> str:
-    """Level-2 subject class of ``rgb`` (H×W×3 uint8) cut out by ``alpha`` (H×W float in [0, 1])."""
-    return explain(rgb, alpha, detector=detector).cls
+def classify(
+    rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET, detector_rgb: np.ndarray | None = None
+) -> str:
+    """Level-2 subject class of ``rgb`` (H×W×3 uint8) cut out by ``alpha`` (H×W float in [0, 1]).
+
+    ``detector_rgb``: the same picture at another resolution (the original, when ``rgb`` is a
+    reduced copy) for the detector, which then resamples it once instead of twice.
+    """
+    return explain(rgb, alpha, detector=detector, detector_rgb=detector_rgb).cls
 
 
 def explain(
@@ -142,10 +186,15 @@ def explain(
     *,
     detector: object = _UNSET,
     detections: Sequence[Detection] | None = None,
+    detector_rgb: np.ndarray | None = None,
 ) -> Evidence:
     """Like :func:`classify`, returning the evidence as well.
 
     ``detections`` (already made on ``rgb``) are used instead of running the detector again.
+    ``detector_rgb``: the detector runs on it (the same picture at any resolution; its boxes are
+    scaled to ``rgb``'s).  Measured on the dev set through the engine: detecting on the original
+    rather than on the ≤ 512 px copy is 3 images better (a twice-resampled input flips borderline
+    votes).
     """
     rgb = np.asarray(rgb)
     a = np.asarray(alpha, dtype=np.float32)
@@ -193,7 +242,17 @@ def explain(
     if det is not None:
         # the whole image: the detector was trained on scenes, and context helps it (measured:
         # running it on the subject's box alone loses 7 points on the dev set)
-        detections = list(det(rgb))
+        if detector_rgb is None or detector_rgb.shape[:2] == rgb.shape[:2]:
+            detections = list(det(rgb))
+        else:
+            dh, dw = detector_rgb.shape[:2]
+            fx, fy = w / dw, h / dh
+            detections = [
+                Detection(
+                    d.cls, d.score, (d.box[0] * fx, d.box[1] * fy, d.box[2] * fx, d.box[3] * fy), d.label
+                )
+                for d in det(np.asarray(detector_rgb)[..., :3])
+            ]
     if detections:
         sub_area = float(a.sum())
         for d in detections:
