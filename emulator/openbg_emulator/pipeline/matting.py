@@ -392,14 +392,16 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality) -> F32:
     )
     m_w = solve_band(img_w, tri, trimap_alpha=a_w)
     if s >= 1:
-        unk = tri == 0.5
+        unk = (tri == 0.5) & (a <= hi)
         a[unk] = m_w[unk]
         return a
     # back to full resolution: guided coefficients at working resolution, applied in stripes
     ca, cb = _guided_coeffs(img_w, m_w, 1, 1e-5)
     full = np.empty((h, w), np.float32)
     _apply_coeffs_striped(rgb, ca, cb, full)
-    unk_full = _resize_f((tri == 0.5).astype(np.float32), w, h) > 0
+    # pixels the alpha holds as certain at full resolution keep it: thin parts (whiskers, spokes)
+    # vanish in the working resolution's trimap but not here
+    unk_full = (_resize_f((tri == 0.5).astype(np.float32), w, h) > 0) & (a <= hi)
     a[unk_full] = np.clip(full[unk_full], 0, 1)
     return a
 
