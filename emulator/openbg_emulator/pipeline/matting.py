@@ -15,9 +15,12 @@ so that no halo of the old background remains.
 
 All functions are deterministic and do not touch global state.
 
-Dev-set figures (``bench/quality_eval.py``; IoU / edge MAE / SAD/1000 on alpha rows; CPU time
-relative to the raw model): raw 0.873 / 0.091 / 102.8; fast 0.895 / 0.074 / 78.8 (1.07×);
-balanced 0.895 / 0.074 / 78.6 (1.06×); best 0.902 / 0.081 / 68.9 (2.2×).
+Dev-set figures (``openbg eval``, 72 images; IoU / edge MAE / SAD/1000 on the alpha rows; CPU
+time relative to the raw model from ``bench/quality_time.py``, one process): raw 0.872 / 0.091 /
+103.1; fast 0.895 / 0.075 / 79.2 (1.01×); balanced 0.903 / 0.073 / 73.6 (1.06×, plus a second
+model pass on the ~6 % of images whose matte splits: 1.07 passes per image on dev); best 0.901 /
+0.081 / 68.9 (cached-model harness, ``bench/quality_research.py``; 2.1×). balanced = padded framing, split check,
+guided upsampling, band matting at 400 px (narrow trimap), contrast ×2.
 """
 
 from __future__ import annotations
