@@ -19,7 +19,7 @@ Dev-set figures (``openbg eval``, 72 images; IoU / edge MAE / SAD/1000 on the al
 time relative to the raw model from ``bench/quality_time.py``, one process): raw 0.872 / 0.091 /
 103.1; fast 0.895 / 0.075 / 79.2 (1.01×); balanced 0.903 / 0.073 / 73.6 (1.06×, plus a second
 model pass on the ~6 % of images whose matte splits: 1.07 passes per image on dev); best 0.901 /
-0.081 / 68.9 (cached-model harness, ``bench/quality_research.py``; 2.1×). balanced = padded framing, split check,
+0.081 / 67.9 (2.1×; its wide band still loses vehicle IoU, 0.919 vs raw 0.963). balanced = padded framing, split check,
 guided upsampling, band matting at 400 px (narrow trimap), contrast ×2.
 """
 
