@@ -87,9 +87,7 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray, max_pixels: int) -> 
         strip = out[y0:y1]
         strip[band] = np.clip(f + 0.5, 0, 255).astype(np.uint8)
         # Transparent pixels carry the estimated colour too (useful for color.jpg and resampling).
-        clear = a <= lo
-        if clear.any():
-            strip[clear] = f_up[y0:y1][clear]
+        np.copyto(strip, f_up[y0:y1], where=(a <= lo)[..., None])  # masked copy, no gather/scatter
     return out
 
 
