@@ -8,6 +8,7 @@ sha256 and store the result atomically under ``$OPENBG_HOME/models/``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -19,7 +20,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -489,17 +490,62 @@ _slots_lock = threading.Lock()
 _slots: dict[int, threading.Semaphore] = {}
 
 
-def inference_slots(settings: Settings) -> int:
-    """How many ``session.run`` may run at once: OPENBG_INFERENCE_SLOTS, else cores ÷ intra-op threads.
+@dataclass(frozen=True)
+class Concurrency:
+    """How ``session.run`` calls share the cores (process-wide).
 
-    ORT's intra-op pool uses every core by default; two runs at once on 2 cores oversubscribe them
-    (each run's threads spin and wait for the other's). One run at a time uses all cores, while the
-    other workers decode, refine and encode.
+    * ``adaptive`` (default: neither OPENBG_THREADS nor OPENBG_INFERENCE_SLOTS set, ≥ 2 cores): a run
+      that starts while no other run is in progress and no other request is in the engine
+      (:func:`request_in_progress`) uses ORT's default pool (all cores: the lowest latency for one
+      request); any other run uses a second session with one intra-op thread. At most ``slots``
+      (= cores) runs at once. Under load every core runs one single-threaded inference or the other
+      requests' decode/refine/encode, and no run waits on a barrier for a thread without a core.
+    * otherwise at most ``slots`` runs at once on one session with ``threads`` intra-op threads
+      (OPENBG_INFERENCE_SLOTS, else cores ÷ OPENBG_THREADS).
     """
+
+    slots: int
+    threads: int | None
+    adaptive: bool
+
+    def describe(self) -> str:
+        if self.adaptive:
+            return (f"a run alone uses all cores, concurrent runs 1 thread each, up to {self.slots} at once")
+        return f"{self.threads or 'default'} thread(s) per run, up to {self.slots} run(s) at once"
+
+
+_requests = 0  # requests in the engine now (server workers: request_in_progress); 0 outside the server
+_requests_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def request_in_progress() -> Iterator[None]:
+    """Count one request in the engine while the block runs (the server's worker pool wraps each
+    engine call). In adaptive mode a run uses all cores only when its request is the only one."""
+    global _requests
+    with _requests_lock:
+        _requests += 1
+    try:
+        yield
+    finally:
+        with _requests_lock:
+            _requests -= 1
+
+
+def concurrency(settings: Settings) -> Concurrency:
+    cores = _cores()
     if settings.inference_slots:
-        return settings.inference_slots
-    threads = settings.threads or _cores()
-    return max(1, _cores() // threads)
+        return Concurrency(settings.inference_slots, settings.threads, False)
+    if settings.threads:
+        return Concurrency(max(1, cores // settings.threads), settings.threads, False)
+    if cores >= 2:
+        return Concurrency(cores, None, True)
+    return Concurrency(1, None, False)
+
+
+def inference_slots(settings: Settings) -> int:
+    """How many ``session.run`` may run at once (see :class:`Concurrency`)."""
+    return concurrency(settings).slots
 
 
 def _semaphore(n: int) -> threading.Semaphore:
@@ -510,58 +556,71 @@ def _semaphore(n: int) -> threading.Semaphore:
         return sem
 
 
-class Segmenter:
-    """One ONNX Runtime session. ``predict(rgb)`` → alpha (H×W float32 in [0, 1]).
+def _providers(device: str) -> list[str]:
+    import onnxruntime as ort
 
-    ``predict`` is thread-safe; at most :func:`inference_slots` runs execute at once (process-wide).
+    available = ort.get_available_providers()
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelError("OPENBG_DEVICE=cuda but onnxruntime has no CUDAExecutionProvider; "
+                             "install onnxruntime-gpu or unset OPENBG_DEVICE")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "openvino":
+        if "OpenVINOExecutionProvider" not in available:
+            raise ModelError("OPENBG_DEVICE=openvino but onnxruntime has no OpenVINOExecutionProvider; "
+                             "install onnxruntime-openvino or unset OPENBG_DEVICE")
+        return ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    if device == "auto":
+        return [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _session_options(threads: int | None) -> object:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Intra-op threads sleep instead of spinning between parallel sections: the other engine workers
+    # decode, refine and encode on the same cores while a run is in progress (docs/performance.md).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # No CPU memory arena: the arena keeps ~0.75 GB of activations after each run; without it the
+    # process returns to ~0.5 GB between requests. On the derived fp32 model the arena saves only
+    # 3–8 % CPU per run; with per-run shrinkage ("memory.enable_memory_arena_shrinkage") nothing.
+    so.enable_cpu_mem_arena = False
+    return so
+
+
+class Segmenter:
+    """ONNX Runtime session(s) of one model. ``predict(rgb)`` → alpha (H×W float32 in [0, 1]).
+
+    ``predict`` is thread-safe; runs share the cores as :class:`Concurrency` says (process-wide).
     ``input_size`` is the model's native input; :meth:`supports` says which other square sizes it takes
     (the derived model: any multiple of 32).
     """
 
     def __init__(self, path: Path, name: str, threads: int | None = None, device: str = "auto",
-                 prepared: Prepared | None = None, slots: int = 0) -> None:
+                 prepared: Prepared | None = None, slots: int = 0,
+                 concurrency: Concurrency | None = None) -> None:
         import onnxruntime as ort
 
         self.name = name
         self.path = path
         self.prepared = prepared or Prepared(path, path, False, "original")
-        self._sem = _semaphore(slots) if slots > 0 else None
-        so = ort.SessionOptions()
-        if threads:
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Intra-op threads sleep instead of spinning between parallel sections: the other engine
-        # workers decode, refine and encode on the same cores while a run is in progress (8 clients,
-        # one run at a time: +6–10 % throughput under load, docs/performance.md).
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # No CPU memory arena: the arena keeps ~0.75 GB of activations after each run; without it the
-        # process returns to ~0.5 GB between requests. On the derived fp32 model the arena saves only
-        # 4–8 % CPU per run; with per-run shrinkage ("memory.enable_memory_arena_shrinkage") nothing.
-        so.enable_cpu_mem_arena = False
-        available = ort.get_available_providers()
-        if device == "cuda":
-            if "CUDAExecutionProvider" not in available:
-                raise ModelError("OPENBG_DEVICE=cuda but onnxruntime has no CUDAExecutionProvider; "
-                                 "install onnxruntime-gpu or unset OPENBG_DEVICE")
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        elif device == "openvino":
-            if "OpenVINOExecutionProvider" not in available:
-                raise ModelError("OPENBG_DEVICE=openvino but onnxruntime has no OpenVINOExecutionProvider; "
-                                 "install onnxruntime-openvino or unset OPENBG_DEVICE")
-            providers = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
-        elif device == "auto":
-            providers = [p for p in ("CUDAExecutionProvider",) if p in available] + ["CPUExecutionProvider"]
-        else:
-            providers = ["CPUExecutionProvider"]
+        self.concurrency = concurrency or Concurrency(slots, threads, False)
+        self._sem = _semaphore(self.concurrency.slots) if self.concurrency.slots > 0 else None
+        self._device = device
+        self._providers = _providers(device)
         model = self.prepared.model
         try:
             self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
-                                                sess_options=so, providers=providers)
+                                                sess_options=_session_options(threads), providers=self._providers)
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
             if self.prepared.derived:  # never fail on our own rewrite: the original still works
                 log.warning("model %s: derived model does not load (%s); using the original", name, e)
-                self.__init__(path, name, threads, device, None, slots)  # type: ignore[misc]
+                self.__init__(path, name, threads, device, None, slots, concurrency)  # type: ignore[misc]
                 return
             raise ModelError(f"cannot load ONNX model {path}: {e}") from None
         self._meta: dict[str, str] = {}
@@ -570,7 +629,7 @@ class Segmenter:
             if meta.get("openbg.source_sha256") != self.prepared.digest:
                 log.warning("model %s: derived file %s does not name its source; using the original",
                             name, self.prepared.note)
-                self.__init__(path, name, threads, device, None, slots)  # type: ignore[misc]
+                self.__init__(path, name, threads, device, None, slots, concurrency)  # type: ignore[misc]
                 return
             where = self.prepared.model.name if isinstance(self.prepared.model, Path) else "in memory"
             self.prepared = Prepared(path, self.prepared.model, True,
@@ -588,8 +647,15 @@ class Segmenter:
         #: input height/width free: the derived model takes any multiple of 32
         self.dynamic = len(shape) == 4 and not isinstance(shape[2], int) and not isinstance(shape[3], int)
         self.output_name = self.session.get_outputs()[0].name
-        log.info("model %s (%s; %s) loaded with providers %s, %s inference slot(s)", name, path,
-                 self.prepared.note, self.session.get_providers(), slots or "unlimited")
+        # adaptive concurrency only where the runs are on the CPU
+        self._adaptive = self.concurrency.adaptive and self.session.get_providers()[0] == "CPUExecutionProvider"
+        self._single: object | None = None  # the one-thread session, made at the first concurrent run
+        self._single_lock = threading.Lock()
+        self._active = 0
+        self._active_lock = threading.Lock()
+        log.info("model %s (%s; %s) loaded with providers %s; inference: %s", name, path,
+                 self.prepared.note, self.session.get_providers(),
+                 self.concurrency.describe() if self._sem is not None else "unlimited")
 
     @property
     def providers(self) -> list[str]:
@@ -602,6 +668,46 @@ class Segmenter:
             return True
         return self.dynamic and size >= 64 and size % 32 == 0
 
+    def single_thread_session(self) -> object:
+        """The one-intra-op-thread session used by concurrent runs (adaptive mode); made once.
+
+        The server makes it at start (``ensure_concurrent``) so that no request waits for it.
+        """
+        if self._single is None:
+            with self._single_lock:
+                if self._single is None:
+                    import onnxruntime as ort
+
+                    model = self.prepared.model
+                    self._single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                                        sess_options=_session_options(1),
+                                                        providers=["CPUExecutionProvider"])
+        return self._single
+
+    def ensure_concurrent(self) -> None:
+        """Make the sessions concurrent runs need now (a no-op unless adaptive)."""
+        if self._adaptive:
+            self.single_thread_session()
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        feeds = {self.input_name: x}
+        if not self._adaptive:
+            if self._sem is None:
+                return np.asarray(self.session.run([self.output_name], feeds)[0])
+            with self._sem:
+                return np.asarray(self.session.run([self.output_name], feeds)[0])
+        with self._active_lock:
+            alone = self._active == 0 and _requests <= 1
+            self._active += 1
+        try:
+            sess = self.session if alone else self.single_thread_session()
+            assert self._sem is not None
+            with self._sem:
+                return np.asarray(sess.run([self.output_name], feeds)[0])  # type: ignore[union-attr]
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """``rgb``: H×W×3 uint8 at ``input_size`` (or a size :meth:`supports`). Returns H×W float32 alpha in [0, 1]."""
         h, w = rgb.shape[:2]
@@ -612,11 +718,7 @@ class Segmenter:
         x *= 1.0 / 255.0
         x -= 0.5
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None]).astype(self.input_dtype, copy=False)
-        if self._sem is None:
-            out = self.session.run([self.output_name], {self.input_name: x})[0]
-        else:
-            with self._sem:
-                out = self.session.run([self.output_name], {self.input_name: x})[0]
+        out = self._run(x)
         a = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
         np.clip(a, 0.0, 1.0, out=a)
         return a
@@ -646,8 +748,8 @@ def get_segmenter(name: str | None = None, settings: Settings | None = None) -> 
             raise ModelError(f"model {name} is not installed at {path}: run `openbg models fetch`")
     else:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)} (or OPENBG_MODEL)")
-    slots = inference_slots(s)
-    key = f"{name}:{path}:{s.threads}:{s.device}:{s.fast_model}:{slots}"
+    conc = concurrency(s)
+    key = f"{name}:{path}:{s.threads}:{s.device}:{s.fast_model}:{conc}"
     seg = _sessions.get(key)
     if seg is not None:
         return seg
@@ -655,6 +757,13 @@ def get_segmenter(name: str | None = None, settings: Settings | None = None) -> 
         seg = _sessions.get(key)
         if seg is None:
             seg = Segmenter(path, name, threads=s.threads, device=s.device, prepared=prepare(path, s),
-                            slots=slots)
+                            concurrency=conc)
             _sessions[key] = seg
     return seg
+
+
+def ensure_concurrent() -> None:
+    """Make, for every session already loaded, the session its concurrent runs use (see
+    :class:`Concurrency`), so that no request waits for it. Loads no model."""
+    for seg in list(_sessions.values()):
+        seg.ensure_concurrent()

@@ -135,6 +135,15 @@ def openapi_text() -> str | None:
 
 
 # ----------------------------------------------------------------------------- worker pool
+def _counted(call: Callable[[], Any]) -> Any:
+    """Run one engine call counted as a request in the engine (models.request_in_progress: a model
+    run takes all cores only while its request is the only one)."""
+    from openbg_emulator.models import request_in_progress
+
+    with request_in_progress():
+        return call()
+
+
 class WorkerPool:
     """Engine calls off the event loop: ``workers`` threads, at most ``queue`` more waiting; beyond that
     :meth:`run` fails at once with 503 ``server_busy``."""
@@ -160,7 +169,7 @@ class WorkerPool:
                 raise ApiError("server_busy", status=503, headers={"Retry-After": "1"})
             self._inflight += 1
         try:
-            fut: Future[Any] = self.executor.submit(partial(fn, *args, **kwargs))
+            fut: Future[Any] = self.executor.submit(_counted, partial(fn, *args, **kwargs))
         except BaseException:
             self._release()
             raise
@@ -484,6 +493,13 @@ class Service:
             self.engine_fn("remove")(data, parse_options({"image_file": data}), bg_image=None)
         except Exception as e:  # noqa: BLE001 - e.g. unknown_foreground on the tiny image is fine
             log.info("warm-up removal: %s", e)
+        if self.settings.workers > 1:
+            try:  # concurrent inferences run on a one-thread session (models.Concurrency): make it now
+                from openbg_emulator import models
+
+                models.ensure_concurrent()
+            except Exception as e:  # noqa: BLE001 - the first concurrent run makes it then
+                log.info("warm-up of the concurrent session: %s", e)
 
     # ---------------------------------------------------------------- plumbing
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -290,33 +290,74 @@ def test_derived_medium_matches_the_original_at_1024_and_runs_at_512() -> None:
         assert iou >= least, (n, iou)
 
 
-def test_inference_slots_limit_concurrent_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrency_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models, "_cores", lambda: 2)
-    assert models.inference_slots(Settings()) == 1  # ORT's default pool already uses both cores
-    assert models.inference_slots(Settings(threads=1)) == 2
+    C = models.Concurrency
+    assert models.concurrency(Settings()) == C(2, None, True)  # adaptive: all cores alone, 1 thread each else
+    assert models.concurrency(Settings(threads=1)) == C(2, 1, False)
+    assert models.concurrency(Settings(threads=2)) == C(1, 2, False)
+    assert models.concurrency(Settings(inference_slots=1)) == C(1, None, False)
     assert models.inference_slots(Settings(inference_slots=3)) == 3
-    import threading
-    import time
+    monkeypatch.setattr(models, "_cores", lambda: 1)
+    assert models.concurrency(Settings()) == C(1, None, False)
 
-    seg = models.get_segmenter()
-    active = peak = 0
-    lock = threading.Lock()
 
-    class FakeSession:
-        def run(self, names: Any, feeds: Any) -> Any:
-            nonlocal active, peak
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(0.05)
-            with lock:
-                active -= 1
-            return [np.zeros((1, 1, 64, 64), np.float32)]
+class _FakeSession:
+    """Records concurrent ``run`` calls (and which session took them)."""
 
-    monkeypatch.setattr(seg, "session", FakeSession())
-    monkeypatch.setattr(seg, "_sem", models._semaphore(1))
+    def __init__(self, name: str, log: list[str], state: dict[str, int]) -> None:
+        self.name, self.log, self.state = name, log, state
+
+    def run(self, names: Any, feeds: Any) -> Any:
+        import time
+
+        self.log.append(self.name)
+        self.state["active"] += 1
+        self.state["peak"] = max(self.state["peak"], self.state["active"])
+        time.sleep(0.1)
+        self.state["active"] -= 1
+        n = next(iter(feeds.values())).shape[-1]
+        return [np.zeros((1, 1, n, n), np.float32)]
+
+
+def test_one_slot_serialises_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    seg = models.get_segmenter()
+    log: list[str] = []
+    state = {"active": 0, "peak": 0}
+    monkeypatch.setattr(seg, "session", _FakeSession("main", log, state))
+    monkeypatch.setattr(seg, "_sem", models._semaphore(1))
+    monkeypatch.setattr(seg, "_adaptive", False)
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda _: seg.predict(_rgb(512)), range(8)))
-    assert peak == 1
+    assert state["peak"] == 1 and log == ["main"] * 8
+
+
+def test_adaptive_runs_use_one_thread_each_when_concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    seg = models.get_segmenter()
+    log: list[str] = []
+    state = {"active": 0, "peak": 0}
+    monkeypatch.setattr(seg, "session", _FakeSession("all-cores", log, state))
+    monkeypatch.setattr(seg, "_single", _FakeSession("one-thread", log, state))
+    monkeypatch.setattr(seg, "_sem", models._semaphore(2))
+    monkeypatch.setattr(seg, "_adaptive", True)
+    seg.predict(_rgb(512))  # alone
+    assert log == ["all-cores"]
+    log.clear()
+    # two requests in the engine (the server's workers count them): both runs take one thread
+    go = threading.Barrier(2)
+
+    def request() -> None:
+        with models.request_in_progress():
+            go.wait()
+            seg.predict(_rgb(512))
+
+    ts = [threading.Thread(target=request) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert log == ["one-thread", "one-thread"] and state["peak"] == 2
