@@ -15,10 +15,13 @@ import base64
 import json
 import select
 import socket
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from rel_helpers import photo
 
 DEADLINE = 2.0  # the deadline_server's header and body timeouts
@@ -75,6 +78,32 @@ def _read_until_eof(s: socket.socket, limit: float) -> tuple[bytes, bool]:
     return data, False
 
 
+def _drip(s: socket.socket, byte: bytes, *, every: float, limit: float,
+          before_send: Callable[[], None] | None = None) -> tuple[bytes, bool]:
+    """Send ``byte`` every ``every`` seconds while reading what the server answers, until it closes
+    the connection (True) or ``limit`` seconds pass (False); ``before_send`` runs before each byte."""
+    data = b""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        r, _, _ = select.select([s], [], [], every)
+        if r:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                return data, True
+            if not chunk:
+                return data, True
+            data += chunk
+            continue
+        if before_send is not None:
+            before_send()
+        try:
+            s.send(byte)
+        except OSError:
+            break
+    return data, False
+
+
 def _read_response(s: socket.socket, limit: float = 30) -> tuple[int, dict[str, str], bytes]:
     """One response with a Content-Length body from a keep-alive connection."""
     data = b""
@@ -113,23 +142,14 @@ def test_slowloris_header_drip_cut_at_deadline(deadline_server: Any) -> None:
     try:
         t0 = time.monotonic()
         s.sendall(b"GET /v1.0/account HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        data, closed, served_during = b"", False, False
-        while time.monotonic() - t0 < DEADLINE + SLACK + 4:
-            r, _, _ = select.select([s], [], [], 1.0)
-            if r:
-                chunk = s.recv(65536)
-                if not chunk:
-                    closed = True
-                    break
-                data += chunk
-                continue
+        served_during: list[bool] = []
+
+        def serve_once() -> None:
             if not served_during:
                 _serves(deadline_server)  # while this connection is held open
-                served_during = True
-            try:
-                s.send(b"a")
-            except OSError:
-                break
+                served_during.append(True)
+
+        data, closed = _drip(s, b"a", every=1.0, limit=DEADLINE + SLACK + 4, before_send=serve_once)
         elapsed = time.monotonic() - t0
     finally:
         s.close()
@@ -197,20 +217,7 @@ def test_body_drip_cut_at_deadline_nothing_charged(deadline_server: Any) -> None
         t0 = time.monotonic()
         s.sendall(b"POST /v1.0/removebg HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: " + deadline_server.api_key.encode()
                   + b"\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"size\": ")
-        data, closed = b"", False
-        while time.monotonic() - t0 < DEADLINE + SLACK + 4:
-            r, _, _ = select.select([s], [], [], 0.3)
-            if r:
-                chunk = s.recv(65536)
-                if not chunk:
-                    closed = True
-                    break
-                data += chunk
-                continue
-            try:
-                s.send(b" ")
-            except OSError:
-                break
+        data, closed = _drip(s, b" ", every=0.3, limit=DEADLINE + SLACK + 4)
         elapsed = time.monotonic() - t0
     finally:
         s.close()
@@ -311,3 +318,91 @@ def test_keep_alive_two_requests_then_quiet_close(deadline_server: Any) -> None:
         s.close()
     assert closed and data == b"", (closed, data[:200])
     assert time.monotonic() - t0 <= DEADLINE + SLACK + 5
+
+
+class _StallFirstUpload:
+    """A TCP proxy on 127.0.0.1 in front of ``upstream``: on its first connection it forwards the request
+    head and 100 bytes of the body, then holds the rest back (a stalled upload); later connections pass
+    through. Counts connections; answers flow back untouched."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(client, self.connections == 1), daemon=True).start()
+
+    def _serve(self, client: socket.socket, stall: bool) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30)
+        client.settimeout(30)
+
+        def down() -> None:
+            try:
+                while data := upstream.recv(65536):
+                    client.sendall(data)
+            except OSError:
+                pass
+            finally:
+                client.close()
+
+        t = threading.Thread(target=down, daemon=True)
+        t.start()
+        sent, head_end = b"", -1
+        try:
+            while data := client.recv(65536):
+                if stall:
+                    sent += data
+                    head_end = sent.find(b"\r\n\r\n")
+                    if head_end < 0:
+                        continue
+                    upstream.sendall(sent[: head_end + 4 + 100])
+                    break  # the rest is held back: the server's body deadline must fire
+                upstream.sendall(data)
+        except OSError:
+            pass
+        t.join(timeout=30)
+        upstream.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_wrapper_retries_a_408_after_a_stalled_upload(deadline_server: Any) -> None:
+    """The first upload stalls mid-body: the server answers 408 request_timeout at its body deadline and
+    charges nothing; the client retries on a new connection and gets the cut-out."""
+    from openbg import RemoveBg, RequestTimeoutError, RetryPolicy
+
+    proxy = _StallFirstUpload(deadline_server.port)
+    def free_calls() -> int:
+        r = httpx.get(f"{deadline_server.base_url}/account", headers={"X-Api-Key": deadline_server.api_key}, timeout=10)
+        return int(r.json()["data"]["attributes"]["api"]["free_calls"])
+
+    before, free_before = _credits(deadline_server), free_calls()
+    try:
+        base = f"http://127.0.0.1:{proxy.port}/v1.0"
+        with RemoveBg(deadline_server.api_key, base, retry_policy=RetryPolicy(retries=2, backoff_base=0.05)) as c:
+            result = c.remove_background(photo(), size="preview")
+        assert result.to_pil().size == (96, 72)
+        assert proxy.connections == 2
+        # one preview paid (a free call), the stalled upload nothing
+        assert (_credits(deadline_server), free_calls()) == (before, free_before - 1)
+        # without retries the 408 reaches the caller as a typed error
+        proxy2 = _StallFirstUpload(deadline_server.port)
+        try:
+            with RemoveBg(deadline_server.api_key, f"http://127.0.0.1:{proxy2.port}/v1.0",
+                          retry_policy=RetryPolicy(retries=0)) as c, pytest.raises(RequestTimeoutError) as err:
+                c.remove_background(photo(), size="preview")
+            assert (err.value.status, err.value.code) == (408, "request_timeout")
+        finally:
+            proxy2.close()
+    finally:
+        proxy.close()

@@ -20,6 +20,7 @@ from openbg import (
     RateLimitError,
     RemoveBgConnectionError,
     RemoveBgError,
+    RequestTimeoutError,
     Result,
     RetryPolicy,
     ServerError,
@@ -41,6 +42,8 @@ def test_error_mapping_by_status() -> None:
     assert isinstance(e402, InsufficientCreditsError)
     assert type(_err(403, body)) is AuthenticationError
     assert type(_err(503, body)) is ServerError
+    e408 = _err(408, json.dumps({"errors": [{"title": "Request timeout", "code": "request_timeout"}]}).encode())
+    assert type(e408) is RequestTimeoutError and e408.code == "request_timeout"
     e = _err(400, body)
     assert (e.status, e.code, e.title, e.detail) == (400, "c", "T", "D")
     assert "400: T [c] (D)" == str(e)
@@ -163,6 +166,7 @@ def test_retry_policy_decisions() -> None:
     e503 = ServerError(503, None, "x")
     assert [p.delay_for(e503, i, 0.0) for i in range(4)] == [1.0, 2.0, 4.0, None]  # retries cap
     assert p.delay_for(RemoveBgConnectionError("x"), 0, 0.0) == 1.0
+    assert [p.delay_for(RequestTimeoutError(408, "request_timeout", "x"), i, 0.0) for i in range(4)] == [1.0, 2.0, 4.0, None]
     for status, cls in ((400, BadRequestError), (402, InsufficientCreditsError), (403, AuthenticationError)):
         assert p.delay_for(cls(status, None, "x"), 0, 0.0) is None
     assert p.delay_for(e503, 0, 99.5) is None  # the time budget

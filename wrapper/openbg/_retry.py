@@ -2,7 +2,8 @@
 
 * 429: wait ``Retry-After`` seconds (never longer than ``max_retry_after``; a
   longer ``Retry-After`` is raised at once), then retry.
-* 5xx and connection errors (refused, reset, dropped, timed out): exponential
+* 408 (the server gave up waiting for a stalled upload), 5xx and connection
+  errors (refused, reset, dropped, timed out): exponential
   backoff ``backoff_base * 2**n`` seconds (``n`` = 0, 1, 2, ...; at most
   ``backoff_max``) plus up to ``jitter`` of that as random jitter.
 * 400, 402, 403 and every other status: never retried.
@@ -17,7 +18,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from .errors import RateLimitError, RemoveBgConnectionError, RemoveBgError, ServerError
+from .errors import RateLimitError, RemoveBgConnectionError, RemoveBgError, RequestTimeoutError, ServerError
 
 __all__ = ["RetryPolicy", "logger"]
 
@@ -30,7 +31,7 @@ class RetryPolicy:
 
     Attributes:
         retries: most retries after the first attempt (0 disables retrying).
-        backoff_base: first backoff in seconds for 5xx / connection errors (doubles each retry).
+        backoff_base: first backoff in seconds for 408 / 5xx / connection errors (doubles each retry).
         backoff_max: longest single backoff in seconds.
         jitter: random extra wait, as a fraction of the backoff (0.25 adds up to 25 %).
         max_retry_after: longest ``Retry-After`` (seconds) the client will wait on a 429.
@@ -71,7 +72,7 @@ class RetryPolicy:
                 return None
             else:
                 delay = error.retry_after
-        elif isinstance(error, (ServerError, RemoveBgConnectionError)):
+        elif isinstance(error, (ServerError, RequestTimeoutError, RemoveBgConnectionError)):
             delay = self.backoff(retry_index)
         else:
             return None

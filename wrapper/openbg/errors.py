@@ -22,6 +22,7 @@ __all__ = [
     "RemoveBgConnectionError",
     "RemoveBgError",
     "RemoveBgTimeoutError",
+    "RequestTimeoutError",
     "ServerError",
     "UnexpectedStatusError",
     "ZipCompositionError",
@@ -110,6 +111,11 @@ class RateLimitError(RemoveBgError):
         super().__init__(status, code, title, detail, errors=errors, headers=headers)
 
 
+class RequestTimeoutError(RemoveBgError):
+    """408 ``request_timeout``: the server stopped waiting for the request's head or body (a stalled
+    or very slow upload). Nothing was charged; retried with exponential backoff like a 5xx."""
+
+
 class ServerError(RemoveBgError):
     """5xx: the server failed (retried with exponential backoff)."""
 
@@ -164,6 +170,8 @@ def _class_for(status: int, code: str | None) -> type[RemoveBgError]:
         return InsufficientCreditsError if code in (None, "insufficient_credits") else PaymentRequiredError
     if status in (401, 403):
         return AuthenticationError
+    if status == 408:
+        return RequestTimeoutError
     if status == 429:
         return RateLimitError
     if 500 <= status <= 599:
