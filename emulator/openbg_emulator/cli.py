@@ -53,11 +53,27 @@ def models_fetch(quiet: bool) -> None:
 def models_list(as_json: bool) -> None:
     """Show the installed models: name, path, size, sha256, licence."""
     from . import models as m
+    from .settings import Settings
 
-    rows = m.list_models()
+    settings = Settings.from_env()
+    rows = m.list_models(settings)
+
+    def derived(r: Any) -> dict[str, Any] | None:
+        """The derived fast copy the engine loads instead of the file (made at first load), if any."""
+        if r.size is None or not r.sha256:
+            return None
+        p = m.derived_path(r.path, r.sha256, settings)
+        failed = p.with_name(p.name + ".failed")
+        if p.is_file():
+            return {"path": str(p), "size": p.stat().st_size, "state": "ok"}
+        if failed.is_file():
+            return {"path": str(p), "size": None, "state": "failed: " + failed.read_text(errors="replace").strip()[:200]}
+        return None
+
     if as_json:
         click.echo(json.dumps([{"name": r.name, "path": str(r.path), "size": r.size, "sha256": r.sha256,
-                                "ok": r.ok, "licence": r.licence, "description": r.description}
+                                "ok": r.ok, "licence": r.licence, "description": r.description,
+                                "derived": derived(r)}
                                for r in rows], indent=2))
         return
     for r in rows:
@@ -67,6 +83,12 @@ def models_list(as_json: bool) -> None:
         state = "ok" if r.ok else "HASH MISMATCH — run `openbg models fetch`"
         click.echo(f"{r.name:<7} {r.path}  {r.size:,} bytes  sha256 {r.sha256}  [{state}]")
         click.echo(f"        {r.description}; licence: {r.licence}")
+        d = derived(r)
+        if d is not None and d["state"] == "ok":
+            click.echo(f"        derived copy (any input size; loaded instead unless OPENBG_FAST_MODEL=0): "
+                       f"{d['path']}  {d['size']:,} bytes")
+        elif d is not None:
+            click.echo(f"        derived copy {d['state']} — the original file is used")
     from . import detectors
 
     det = detectors.model_path()

@@ -19,6 +19,12 @@ def test_commands_registered() -> None:
     assert r.exit_code == 0, r.output
     assert "isnet-medium.onnx" in r.output and "Apache-2.0" in r.output and "[ok]" in r.output
     assert CliRunner().invoke(main, ["models", "fetch", "-q"]).exit_code == 0  # idempotent, no download
+    # fetch made the derived copy of the default model; list shows it (it is what the engine loads)
+    rows = {row["name"]: row for row in json.loads(CliRunner().invoke(main, ["models", "list", "--json"]).output)}
+    derived = rows["medium"]["derived"]
+    assert derived["state"] == "ok" and Path(derived["path"]).is_file() and derived["size"] > 1_000_000
+    assert ".fast-b6e8497ba978a6f5-" in derived["path"]
+    assert "derived copy" in CliRunner().invoke(main, ["models", "list"]).output
 
 
 def _dataset(tmp: Path) -> Path:
