@@ -16,6 +16,8 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +163,34 @@ def mask_cache(settings: Settings) -> MaskCache:
         return c
 
 
+# --------------------------------------------------------------------------- helper thread
+_helper_pool: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
+
+
+def helper_pool(settings: Settings) -> Executor | None:
+    """The executor that runs a request's steps on the other cores, or None to run them in order.
+
+    OPENBG_PARALLEL_STEPS (default on): after the model, a request alone in the engine runs
+    classification next to the refinement, gathers the foreground estimation's partial pixels and
+    encodes ``alpha.png`` while the reduced-size solve runs, and finishes the full-resolution strips
+    on two threads. With other requests in the engine (``models.requests_in_engine``) their work
+    already fills the cores, so the steps run in order. Results are identical either way (tested).
+    """
+    from . import models
+
+    if not settings.parallel_steps or models.requests_in_engine() > 1:
+        return None
+    cores = models.cores()
+    if cores < 2:
+        return None
+    global _helper_pool
+    with _helper_lock:
+        if _helper_pool is None:
+            _helper_pool = ThreadPoolExecutor(cores - 1, thread_name_prefix="openbg-step")
+        return _helper_pool
+
+
 # --------------------------------------------------------------------------- public API
 def probe(data: bytes, settings: Settings | None = None) -> ImageInfo:
     """Type and upright size without decoding pixels.
@@ -253,6 +283,27 @@ def model_mask(
     ``model_size``: a smaller model input (previews) when the model takes it; a cached mask made at
     the native size is used instead when there is one.
     """
+    mask, cls, hit = _model_mask(data, img, roi, info, quality, settings, use_cache=use_cache,
+                                 want_class=want_class, rgb=rgb, model_size=model_size)
+    return mask, cls(), hit
+
+
+def _model_mask(
+    data: bytes,
+    img: Image.Image,
+    roi: tuple[int, int, int, int] | None,
+    info: ImageInfo,
+    quality: str,
+    settings: Settings,
+    *,
+    use_cache: bool = True,
+    want_class: bool = False,
+    rgb: np.ndarray | None = None,
+    model_size: int | None = None,
+    pool: Executor | None = None,
+) -> tuple[np.ndarray, Callable[[], str | None], bool]:
+    """:func:`model_mask` with the class as a callable: with ``pool``, classification runs there
+    (next to the caller's refinement) and the callable waits for it."""
     from .models import get_segmenter
 
     seg = get_segmenter(None, settings)
@@ -274,15 +325,59 @@ def model_mask(
         if cache is not None:
             cache.put(key, entry)
     mask = entry.mask.astype(np.float32)
-    if want_class and entry.cls is None:
-        if src_rgb is None:
-            src_rgb = _composite_white(img if roi is None else img.crop(
-                _layout.scale_box(roi, (info.width, info.height), img.size)))
+    if not (want_class and entry.cls is None):
+        cls = entry.cls
+        return mask, lambda: cls, hit
+    if src_rgb is None:
+        src_rgb = _composite_white(img if roi is None else img.crop(
+            _layout.scale_box(roi, (info.width, info.height), img.size)))
+    e, cls_rgb = entry, src_rgb
+
+    def run_classify() -> str:
         # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
         # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
-        small, a, det_rgb = _classify_mod.work_copies(src_rgb, mask, CLASSIFY_SIZE)
-        entry.cls = _classify(small, a, detector_rgb=det_rgb)
-    return mask, entry.cls, hit
+        small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
+        e.cls = _classify(small, a, detector_rgb=det_rgb)
+        return e.cls
+
+    if pool is None:
+        cls_now = run_classify()
+        return mask, lambda: cls_now, hit
+    fut = pool.submit(run_classify)
+    return mask, fut.result, hit
+
+
+def _alpha_png(alpha: np.ndarray) -> bytes:
+    return _encode.encode_png(_compose.alpha_to_u8(alpha))
+
+
+def _plain_zip_result(fg: np.ndarray, alpha: np.ndarray, alpha_png: bytes, get_cls: Callable[[], str | None],
+                      options: Options, info: ImageInfo, w: int, h: int, hit: bool) -> Result:
+    """The ZIP of :func:`remove`'s plain case: what compose + encode make of (fg, alpha) with no
+    background, shadow or layout (color.jpg = the foreground colour, alpha.png = the alpha), byte for byte."""
+    subject = _layout.foreground_box(alpha)
+    if subject is None:
+        raise ApiError("unknown_foreground")
+    content = _encode.zip_members(_encode.encode_jpg_rgb(fg), alpha_png)
+    cls2 = get_cls() or "other"
+    mw, mh = _layout.max_size(info.width, info.height)
+    preview = _layout.is_preview(options.size, w, h)
+    return Result(
+        content=content,
+        content_type=_encode.CONTENT_TYPES["zip"],
+        width=w,
+        height=h,
+        foreground=Foreground(top=subject[1], left=subject[0], width=subject[2], height=subject[3]),
+        type=_level(cls2, options.type_level),
+        credits=0.25 if preview else 1.0,
+        max_width=mw,
+        max_height=mh,
+        format="zip",
+        input_width=info.width,
+        input_height=info.height,
+        preview=preview,
+        cached_mask=hit,
+    )
 
 
 def matte(
@@ -348,13 +443,12 @@ def remove(
     need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
     # At full output size the model input and the working image are one composite: make it once.
     full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
-    mask, cls2, hit = model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
-                                 rgb=full_rgb, model_size=preview_model_size(w, h, s))
+    pool = helper_pool(s)
+    mask, get_cls, hit = _model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
+                                     rgb=full_rgb, model_size=preview_model_size(w, h, s), pool=pool)
     if not _layout.has_foreground(mask):
+        get_cls()  # let a classification in the helper finish before failing
         raise ApiError("unknown_foreground")
-    if options.type != "auto":
-        cls2 = _HINT_CLASS.get(options.type, "other")
-    cls2 = cls2 or "other"
 
     # Working image and full-frame alpha at the output resolution.
     work = _resize(img, (w, h))
@@ -364,18 +458,38 @@ def remove(
     in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
     del work
     want_fg = options.channels == "rgba"
+    # A ZIP of the plain cut-out (no background, shadow, layout or hint): alpha.png is encoded from
+    # the refined alpha in the helper while the foreground colour is estimated here.
+    plain_zip = (pool is not None and roi is None and in_alpha is None and want_fg and options.format == "zip"
+                 and options.type == "auto" and options.semitransparency and not options.crop
+                 and options.scale is None and options.position is None and bg_bytes is None
+                 and options.bg_color is None and not shadow_wanted)
+    if plain_zip:
+        assert pool is not None
+        alpha, _ = _refine.refine(rgb, mask, q, foreground=False)
+        if not _layout.has_foreground(alpha):
+            get_cls()
+            raise ApiError("unknown_foreground")
+        alpha_png = pool.submit(_alpha_png, alpha)
+        fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
+        del rgb
+        return _plain_zip_result(fg, alpha, alpha_png.result(), get_cls, options, info, w, h, hit)
     if roi is None:
-        alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg)
+        alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
     else:
         x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
         a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,
-                                        foreground=want_fg)
+                                        foreground=want_fg, pool=pool)
         alpha = np.zeros((h, w), np.float32)
         alpha[y1:y2, x1:x2] = a_roi
         fg = rgb.copy()
         fg[y1:y2, x1:x2] = fg_roi
         del a_roi, fg_roi
     del rgb
+    if options.type != "auto":
+        cls2: str = _HINT_CLASS.get(options.type, "other")
+    else:
+        cls2 = get_cls() or "other"
     if in_alpha is not None:
         alpha *= in_alpha.astype(np.float32) * (1.0 / 255.0)
     if options.type != "auto":
@@ -414,7 +528,7 @@ def remove(
     pixels = _compose.compose(fg, alpha, channels=options.channels, bg_color=options.bg_color,
                               bg_image=bg_arr, shadow_layer=shadow_layer)
     del fg, alpha, bg_arr, shadow_layer
-    enc = _encode.encode(pixels, options.format)
+    enc = _encode.encode(pixels, options.format, pool=pool)
     mw, mh = _layout.max_size(info.width, info.height)
     preview = _layout.is_preview(options.size, w, h)
     return Result(

@@ -486,6 +486,11 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return _cores()
+
+
 _slots_lock = threading.Lock()
 _slots: dict[int, threading.Semaphore] = {}
 
@@ -530,6 +535,11 @@ def request_in_progress() -> Iterator[None]:
     finally:
         with _requests_lock:
             _requests -= 1
+
+
+def requests_in_engine() -> int:
+    """Requests in the engine now, as counted by :func:`request_in_progress` (0 outside the server)."""
+    return _requests
 
 
 def concurrency(settings: Settings) -> Concurrency:

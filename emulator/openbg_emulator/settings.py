@@ -52,6 +52,7 @@ class Settings:
     fast_model: bool = True  # OPENBG_FAST_MODEL: run the derived fp32, any-size copy of the model (models.derive)
     inference_slots: int | None = None  # OPENBG_INFERENCE_SLOTS: concurrent session runs (None → cores ÷ threads)
     preview_model_size: int = 640  # OPENBG_PREVIEW_MODEL_SIZE: model input for preview-tier outputs (0: 1024)
+    parallel_steps: bool = True  # OPENBG_PARALLEL_STEPS: a request alone in the engine runs its post-model steps on 2+ cores
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
 
@@ -170,4 +171,5 @@ class Settings:
             fast_model=as_bool("OPENBG_FAST_MODEL", True),
             inference_slots=slots,
             preview_model_size=preview_size,
+            parallel_steps=as_bool("OPENBG_PARALLEL_STEPS", True),
         )

@@ -265,3 +265,72 @@ def test_mask_cache_lru_bound() -> None:
     c.get((2,))
     c.put((5,), engine._Entry(np.zeros(50, np.float16), None))
     assert c.get((2,)) is not None and c.get((3,)) is None
+
+
+# --------------------------------------------------------------------------- parallel steps (issue 7)
+def _members(res: engine.Result) -> object:
+    """The result's content, a ZIP by its members (the archive's timestamps differ between runs)."""
+    if res.format != "zip":
+        return res.content
+    z = zipfile.ZipFile(io.BytesIO(res.content))
+    return [(i.filename, i.compress_type, z.read(i.filename)) for i in z.infolist()]
+
+
+_PARALLEL_CASES: list[dict[str, object]] = [
+    {"size": "full", "format": "zip"},  # the plain ZIP: alpha.png next to the foreground estimation
+    {"size": "full", "format": "zip", "type_level": "2"},
+    {"size": "full", "format": "zip", "bg_color": (255, 0, 0, 255)},
+    {"size": "full", "format": "zip", "type": "person"},
+    {"size": "full", "format": "zip", "semitransparency": False},
+    {"size": "full", "format": "zip", "crop": True},
+    {"size": "full", "format": "png"},
+    {"size": "full", "format": "webp", "roi": Roi(Length(10, "%"), Length(10, "%"), Length(90, "%"), Length(90, "%"))},
+    {"size": "full", "channels": "alpha"},
+    {"size": "preview", "format": "png"},
+]
+
+
+@pytest.mark.parametrize("kw", _PARALLEL_CASES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items())[:60])
+def test_parallel_steps_give_the_serial_result(kw: dict[str, object]) -> None:
+    # OPENBG_PARALLEL_STEPS: the helper thread changes the schedule, never a byte of the result
+    # (2400x1600: several 512-row strips, so both halves of the strip loop run)
+    s = engine.default_settings()
+    img = astronaut_2400x1600()
+    opts = Options(**kw)  # type: ignore[arg-type]
+    serial = engine.remove(img, opts, settings=s.with_(parallel_steps=False))
+    parallel = engine.remove(img, opts, settings=s.with_(parallel_steps=True))
+    assert _members(parallel) == _members(serial)
+    assert (parallel.width, parallel.height, parallel.foreground, parallel.type) == (
+        serial.width, serial.height, serial.foreground, serial.type)
+
+
+def test_helper_pool_only_for_a_request_alone() -> None:
+    from openbg_emulator import models
+
+    s = engine.default_settings()
+    if models.cores() < 2:
+        pytest.skip("one core: the steps always run in order")
+    assert engine.helper_pool(s.with_(parallel_steps=True)) is not None
+    assert engine.helper_pool(s.with_(parallel_steps=False)) is None
+    with models.request_in_progress():
+        assert engine.helper_pool(s) is not None  # the server's count: this request alone
+        with models.request_in_progress():
+            assert engine.helper_pool(s) is None  # another request in the engine: no extra threads
+    assert Settings.from_env({"OPENBG_PARALLEL_STEPS": "0"}).parallel_steps is False
+    assert Settings.from_env({}).parallel_steps is True
+
+
+def test_estimate_foreground_pool_is_identical() -> None:
+    from openbg_emulator.pipeline import refine
+
+    rng = np.random.default_rng(3)
+    h, w = 1800, 700  # 4 strips of 512 rows, the last one short
+    rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:h, 0:w]
+    alpha = np.clip(1.5 - np.hypot(yy - 600, xx - 350) / 300, 0, 1).astype(np.float32)  # band in strips 0–2 only
+    with ThreadPoolExecutor(1) as pool:
+        got = refine.estimate_foreground(rgb, alpha, 100_000, pool=pool)
+    want = refine.estimate_foreground(rgb, alpha, 100_000)
+    assert np.array_equal(got, want)
+    assert np.array_equal(got[1536:], rgb[1536:])  # a strip without partial pixels keeps the image
+    assert not np.array_equal(got[:1536], rgb[:1536])

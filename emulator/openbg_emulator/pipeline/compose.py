@@ -35,6 +35,11 @@ def harden_alpha(alpha: np.ndarray, edge_px: int = 2) -> np.ndarray:
     return out
 
 
+def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
+    """Float alpha in [0, 1] → uint8, as :func:`compose` writes it."""
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def decode_background(data: bytes, max_megapixels: float = 50.0) -> Image.Image:
     """Decode background image bytes (any accepted input type) to RGB/RGBA."""
     from .decode import decode
@@ -83,13 +88,13 @@ def compose(
     if fg.shape[:2] != (h, w):
         raise ValueError("fg and alpha differ in size")
     if channels == "alpha":
-        return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return alpha_to_u8(alpha)
     if bg_image is not None and bg_image.shape[:2] != (h, w):
         raise ValueError("bg_image must already have the canvas size")
     out = np.empty((h, w, 4), np.uint8)
     if bg_color is None and bg_image is None and shadow_layer is None:
         out[..., :3] = fg
-        out[..., 3] = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out[..., 3] = alpha_to_u8(alpha)
         return out
     for y0 in range(0, h, STRIP_ROWS):
         y1 = min(h, y0 + STRIP_ROWS)
@@ -127,4 +132,4 @@ def load_background(data: bytes, size: tuple[int, int], max_megapixels: float = 
     return cover_fit(decode_background(data, max_megapixels), size)
 
 
-__all__ = ["compose", "cover_fit", "decode_background", "harden_alpha", "load_background"]
+__all__ = ["alpha_to_u8", "compose", "cover_fit", "decode_background", "harden_alpha", "load_background"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import cv2
@@ -85,6 +86,11 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return _png(p)
 
 
+def encode_jpg_rgb(rgb: np.ndarray) -> bytes:
+    """JPEG of an H×W×3 RGB uint8 array (``color.jpg`` of a ZIP)."""
+    return _save(Image.fromarray(np.ascontiguousarray(rgb), "RGB"), "JPEG", quality=JPEG_QUALITY)
+
+
 def encode_jpg(pixels: np.ndarray) -> bytes:
     if pixels.ndim == 2:
         return _save(Image.fromarray(pixels, "L"), "JPEG", quality=JPEG_QUALITY)
@@ -102,20 +108,27 @@ def encode_webp(pixels: np.ndarray) -> bytes:
     return _save(im, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, alpha_quality=100)
 
 
-def encode_zip(pixels: np.ndarray) -> bytes:
+def zip_members(color_jpg: bytes, alpha_png: bytes) -> bytes:
+    """The ZIP of ``color.jpg`` and ``alpha.png`` (stored blocks: both are compressed already)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
+        z.writestr("color.jpg", color_jpg)
+        z.writestr("alpha.png", alpha_png)
+    return buf.getvalue()
+
+
+def encode_zip(pixels: np.ndarray, pool: Executor | None = None) -> bytes:
+    """``pool``: alpha.png is encoded there while color.jpg is encoded here (same bytes)."""
     if pixels.ndim == 2:
         color = Image.fromarray(pixels, "L").convert("RGB")
         alpha = np.full(pixels.shape, 255, np.uint8)
     else:
         color = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB")
         alpha = pixels[..., 3]
+    alpha_fut = pool.submit(_png, alpha) if pool is not None else None
     color_bytes = _save(color, "JPEG", quality=JPEG_QUALITY)
-    alpha_bytes = _png(alpha)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
-        z.writestr("color.jpg", color_bytes)
-        z.writestr("alpha.png", alpha_bytes)
-    return buf.getvalue()
+    alpha_bytes = alpha_fut.result() if alpha_fut is not None else _png(alpha)
+    return zip_members(color_bytes, alpha_bytes)
 
 
 def resolve_format(fmt: str, pixels: np.ndarray) -> str:
@@ -126,8 +139,10 @@ def resolve_format(fmt: str, pixels: np.ndarray) -> str:
     return fmt
 
 
-def encode(pixels: np.ndarray, fmt: str = "auto") -> Encoded:
-    """Encode RGBA (H×W×4) or L (H×W) uint8 pixels."""
+def encode(pixels: np.ndarray, fmt: str = "auto", *, pool: Executor | None = None) -> Encoded:
+    """Encode RGBA (H×W×4) or L (H×W) uint8 pixels. ``pool``: see :func:`encode_zip`."""
     f = resolve_format(fmt, pixels)
-    data = {"png": encode_png, "jpg": encode_jpg, "webp": encode_webp, "zip": encode_zip}[f](pixels)
+    if f == "zip":
+        return Encoded(encode_zip(pixels, pool), CONTENT_TYPES[f], f)
+    data = {"png": encode_png, "jpg": encode_jpg, "webp": encode_webp}[f](pixels)
     return Encoded(data, CONTENT_TYPES[f], f)
