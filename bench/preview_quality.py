@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/preview_quality.py /work/shared/eval/dev [--sizes 1024,640,512] [--limit N]
                                               [--quality balanced] [--json out.json]
+    .venv/bin/python bench/preview_quality.py /work/shared/eval/dev --sizes 640 --preview-work 0,400,256
+
+``--preview-work`` (issue 6) compares band-matting working sizes for preview-sized outputs
+(``matting._MAT_WORK_PREVIEW``; 0 = no band matting) instead of model input sizes: the model runs
+once per image (memoised) at the first of ``--sizes``, every variant refines that same mask, and the
+CPU seconds are those of the refinement alone.
 
 For every row of the manifest, the alpha is computed by ``engine.matte`` at the preview size of the
 image (the largest size of the same aspect within 0.25 MP, as ``size=preview`` delivers), once per
@@ -34,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality", default="balanced")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--preview-work", help="compare band-matting working sizes on previews, e.g. 0,400,256")
     a = ap.parse_args(argv)
+    if a.preview_work:
+        return _compare_work(a)
     sizes = [int(x) for x in a.sizes.split(",")]
     rows = evaluation.read_manifest(a.directory)[: a.limit]
     scores: dict[int, list[evaluation.ImageScore]] = {n: [] for n in sizes}
@@ -77,6 +86,54 @@ def main(argv: list[str] | None = None) -> int:
         out[n]["agreement"] = {"mean": statistics.mean(agree[n]), "min": min(agree[n])}
     if a.json:
         a.json.write_text(json.dumps(out, indent=1, default=str))
+    return 0
+
+
+def _compare_work(a: argparse.Namespace) -> int:
+    from openbg_emulator.pipeline import matting, segment
+
+    works = [int(x) for x in a.preview_work.split(",")]
+    msize = int(a.sizes.split(",")[0])
+    memo: dict[bytes, np.ndarray] = {}
+    orig = segment.segment
+
+    def memo_segment(seg, rgb, quality="balanced", **kw):  # type: ignore[no-untyped-def]
+        key = rgb.tobytes()[:: 997] + bytes(str((rgb.shape, quality, kw)), "ascii")
+        if key not in memo:
+            memo.clear()  # one image at a time
+            memo[key] = orig(seg, rgb, quality, **kw)
+        return memo[key].copy()
+
+    engine._segment.segment = memo_segment  # type: ignore[attr-defined]
+    rows = evaluation.read_manifest(a.directory)[: a.limit]
+    scores: dict[int, list[evaluation.ImageScore]] = {n: [] for n in works}
+    cpu: dict[int, list[float]] = {n: [] for n in works}
+    saved = dict(matting._MAT_WORK_PREVIEW)
+    for i, row in enumerate(rows):
+        gt_full = evaluation.load_gt(row.gt)
+        h, w = gt_full.shape
+        pw, ph = layout.fit_pixels(w, h, layout.PREVIEW_PIXELS)
+        interp = cv2.INTER_AREA if row.gt_kind == "alpha" else cv2.INTER_NEAREST
+        gt = gt_full if (pw, ph) == (w, h) else cv2.resize(gt_full, (pw, ph), interpolation=interp)
+        data = row.image.read_bytes()
+        engine.matte(data, quality=a.quality, size=(pw, ph), use_cache=False, foreground=False, model_size=msize)
+        for n in works if i % 2 == 0 else works[::-1]:
+            matting._MAT_WORK_PREVIEW[a.quality] = n
+            t = time.process_time()
+            alpha, _ = engine.matte(data, quality=a.quality, size=(pw, ph), use_cache=False, foreground=False,
+                                    model_size=msize)
+            cpu[n].append(time.process_time() - t)
+            s = evaluation.score(alpha, gt, row.gt_kind, name=row.name, category=row.category)
+            s.seconds = cpu[n][-1]
+            scores[n].append(s)
+        matting._MAT_WORK_PREVIEW.update(saved)
+        print(f"{i + 1}/{len(rows)} {row.name} {pw}×{ph} " + " ".join(
+            f"work {n}: IoU {scores[n][-1].iou:.3f} cpu {cpu[n][-1]:.3f}s" for n in works), file=sys.stderr, flush=True)
+    for n in works:
+        print(evaluation.format_table(scores[n], f"preview band-matting work {n} (model input {msize}), "
+                                                 f"quality={a.quality}, {len(rows)} images (s/img = CPU s, mask memoised)"))
+        print(f"CPU s/img (decode + refinement, model memoised) median {statistics.median(cpu[n]):.3f}")
+        print()
     return 0
 
 

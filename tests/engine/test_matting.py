@@ -213,3 +213,23 @@ def test_band_matting_keeps_thin_parts():
     out = matting.refine_alpha(rgb, a, "balanced")
     assert (out[line > 0] > 0.5).mean() > 0.95
     assert ((out > 0.5) == (a > 0.5)).mean() > 0.995
+
+
+def test_preview_sized_output_skips_band_matting_in_balanced():
+    """Within the preview tier (≤ 0.25 MP) balanced skips the band matting (only the contrast step
+    remains); one row more and the band is solved again. best keeps its band on previews."""
+    rgb, alpha, _ = _disc_scene(1000, 1000, blur=4.0)
+    soft = cv2.GaussianBlur(alpha, (0, 0), 3.0)  # a model-like soft matte: the band is not empty
+    side = int(matting.PREVIEW_PIXELS**0.5)  # 500 × 500 = 250 000 pixels: the largest preview square
+    small_rgb = cv2.resize(rgb, (side, side), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(soft, (side, side), interpolation=cv2.INTER_AREA)
+    assert side * side <= matting.PREVIEW_PIXELS
+    out = matting.refine_alpha(small_rgb, small, "balanced")
+    assert np.array_equal(out, matting._contrast(small, matting._CONTRAST["balanced"]))
+    assert not np.array_equal(matting.refine_alpha(small_rgb, small, "best"),
+                              matting._contrast(small, matting._CONTRAST["best"]))
+    big_rgb = cv2.resize(rgb, (side, side + 1), interpolation=cv2.INTER_AREA)
+    big = cv2.resize(soft, (side, side + 1), interpolation=cv2.INTER_AREA)
+    assert side * (side + 1) > matting.PREVIEW_PIXELS
+    assert not np.array_equal(matting.refine_alpha(big_rgb, big, "balanced"),
+                              matting._contrast(big, matting._CONTRAST["balanced"]))

@@ -310,6 +310,13 @@ def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Q
 #: matting working resolution (long side) per quality; the band is solved there and brought back
 #: to full resolution with the guided filter. 0 = no matting.
 _MAT_WORK = {"fast": 0, "balanced": 400, "best": 400}
+#: outputs within the preview tier (at most this many pixels, as ``layout.PREVIEW_PIXELS``; the
+#: engine already gives them a 640 model input) take this working resolution instead. balanced: no
+#: band matting — on a preview the band is 1–3 output pixels wide and the 640 model alpha is
+#: already the matte's resolution; skipping it brings a preview's refinement from ~0.2 s to ~0.02 s
+#: (see docs/quality.md for the dev-set cost at preview size). best keeps its band.
+PREVIEW_PIXELS = 250_000
+_MAT_WORK_PREVIEW = {"fast": 0, "balanced": 0, "best": 400}
 #: trimap per quality (lo, hi, erode): alpha outside (lo, hi) is certain, and certain regions are
 #: eroded by ``erode`` working pixels. balanced: a narrow band (dev edge MAE 0.073; the wide band
 #: makes the matte bleed on coarse edges, 0.080). best: the wide band, which gives the most real
@@ -394,10 +401,10 @@ def refine_alpha(rgb: U8, alpha: F32, quality: Quality = "balanced") -> F32:
 
 def _refine_band(rgb: U8, alpha: F32, quality: Quality) -> F32:
     a = np.clip(np.asarray(alpha, np.float32), 0, 1)
-    work = _MAT_WORK[quality]
+    h, w = a.shape
+    work = (_MAT_WORK_PREVIEW if h * w <= PREVIEW_PIXELS else _MAT_WORK)[quality]
     if not work:
         return a
-    h, w = a.shape
     s = min(1.0, work / max(h, w))
     ww, wh = max(1, round(w * s)), max(1, round(h * s))
     a_w = _resize_f(a, ww, wh) if s < 1 else a
