@@ -190,7 +190,13 @@ class _BodyTooLarge(Exception):
 
 
 class _CappedMultipart(MultiPartParser):
-    """Starlette's multipart parser with a per-file byte cap enforced while streaming."""
+    """Starlette's multipart parser with a per-file byte cap enforced while streaming.
+
+    The image fields (:data:`BINARY_FIELDS`) are collected in memory like plain fields, with or without
+    a filename: the engine needs their bytes anyway, and Starlette's spooled file would roll a photo
+    over 1 MB to a temporary file on disk, written chunk by chunk through the thread pool (one hop
+    per 64 KiB while the request is read) and read back once complete. The cap below is the same.
+    """
 
     spool_max_size = 1024 * 1024
 
@@ -206,6 +212,14 @@ class _CappedMultipart(MultiPartParser):
     def on_part_begin(self) -> None:
         super().on_part_begin()
         self._file_bytes = 0
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        part = self._current_part
+        if part.file is not None and part.field_name in BINARY_FIELDS:
+            part.file.file.close()  # still in memory (nothing written yet): no file on disk
+            self._files_to_close_on_error.remove(part.file.file)  # type: ignore[arg-type]
+            part.file = None  # the bytes go to part.data; on_part_end keeps them as bytes
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._current_part.file is not None or self._current_part.field_name in BINARY_FIELDS:
