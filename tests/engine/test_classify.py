@@ -94,6 +94,35 @@ def test_detector_evidence_is_matched_to_the_subject() -> None:
     assert classify(rgb, a, detector=lambda _: []) == "product"
 
 
+def test_car_cut_by_the_frame_is_a_car_part() -> None:
+    """Sure car evidence on a subject the frame cuts on two sides (a crop of a car) → car_part; the same
+    evidence on a subject inside the frame, or cut on one side only, stays car. Level 1 is car."""
+    rgb = data.coffee()  # a photo's texture; the evidence comes from the detector given here
+    h, w = rgb.shape[:2]
+
+    def car(_: np.ndarray) -> list[Detection]:
+        return [Detection("car", 0.9, (0, 0, w, h))]
+
+    inside = np.zeros((h, w), np.float32)
+    inside[60:340, 80:520] = 1.0
+    corner = np.zeros((h, w), np.float32)
+    corner[150:, 200:] = 1.0  # runs into the bottom and right sides over most of their length
+    one_side = np.zeros((h, w), np.float32)
+    one_side[100:300, 250:] = 1.0  # cut by the right side only
+    assert classify(rgb, inside, detector=car) == "car"
+    assert classify(rgb, one_side, detector=car) == "car"
+    assert classify(rgb, corner, detector=car) == "car_part" and to_level1("car_part") == "car"
+    sliver = np.zeros((h, w), np.float32)
+    sliver[150:, 200:] = 1.0
+    sliver[h - 1, :] = 0.0
+    sliver[h - 1, 200:300] = 1.0  # touches the bottom over a sixth of it only: one side counts
+    assert C.cut_sides(sliver > 0.5) == 1 and classify(rgb, sliver, detector=car) == "car"
+    # without car evidence the same cut subject is not a car part
+    assert classify(rgb, corner, detector=lambda _: []) == "product"
+    # type=car and type=transportation keep a car part
+    assert "car_part" in C._WANTED["car"] and "car_part" in C._WANTED["transportation"]
+
+
 def test_detector_on_the_original_boxes_scaled_to_the_copy() -> None:
     big = data.coffee()  # 400×600
     small = cv2.resize(big, (150, 100), interpolation=cv2.INTER_AREA)

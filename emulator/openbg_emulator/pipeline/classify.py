@@ -19,14 +19,16 @@ Evidence, in order:
 Everything works on a copy reduced to at most :data:`WORK_SIZE` pixels on the long side; the
 engine gives the detector the original image (``detector_rgb``) so that it is resampled once.
 
-``car_interior`` and ``car_part`` are never returned, on evidence: the COCO detector has no class
-for seats, dashboards, wheels or lamps, and on crops of real car photos (front or rear half, one
-wheel, the middle 40 %) it answers "car" with a box spanning the whole crop (scores 0.2–0.6),
-exactly as it does for a whole car that fills the frame — or, for a single wheel, nothing or
-"cake"/"bed".  No rule on the car box's size against the frame or the subject tells a part from a
-tightly framed car, and there are no interior photos to measure a ``car_interior`` rule on, so these
-two classes are left to a detector that knows them.  A crop that still shows car evidence is
-reported as ``car`` (level 1 is ``car`` for all three anyway).
+``car_part``: a subject with sure car evidence that the frame cuts on at least :data:`PART_SIDES`
+sides, each over at least :data:`PART_RUN` of that side (the front half of a car, a door, a corner
+with its wheel).  A whole car, however tightly framed, is cut by the frame on at most one side in
+the photos measured (it stands on its wheels inside the picture); crops of car photos are cut on
+two or three.  The detector gives no evidence for a lone wheel or lamp (it answers nothing, or
+"cake"/"bed"), so those are not recognised as parts.
+
+``car_interior`` is never returned: COCO has no class for seats or dashboards, and there are no
+interior photos to measure a rule on; it is left to a detector that knows it.  Level 1 is ``car``
+for all three.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ _WANTED = {
     "animal": ("animal",),
     "graphic": ("graphics",),
     "graphics": ("graphics",),
-    "transportation": ("transportation", "car"),
+    "transportation": ("transportation", "car", "car_part"),
 }
 
 #: long side of the working copy used for statistics
@@ -89,6 +91,9 @@ VOTE_MIN = 0.25
 #: vehicles need stronger evidence (a wrong "car" also brings the dark car shadow by default)
 VOTE_MIN_BY_CLASS = {"car": 0.4, "transportation": 0.4}
 PRODUCT_WEIGHT = 1.0
+#: car_part: the subject (alpha > 0.5) covers at least PART_RUN of a frame side on PART_SIDES sides
+PART_RUN = 0.3
+PART_SIDES = 2
 #: how several detections of one class combine: "max" or "noisy_or"
 VOTE_COMBINE = "noisy_or"
 _ON = 0.5
@@ -125,6 +130,7 @@ class Evidence:
     colours: float = 0.0
     graphics: bool = False
     votes: dict[str, float] = field(default_factory=dict)
+    cut_sides: int = 0  # frame sides the subject runs into (car_part)
 
 
 #: the detector's copy of a large image keeps at least this short side (the detector stretches its
@@ -277,6 +283,10 @@ def explain(
         # artwork of a car or a phone is still graphics; people and animals in it are what it shows
         if not (ev.graphics and best not in ("person", "animal")):
             ev.cls = best
+            if best == "car":
+                ev.cut_sides = cut_sides(on)
+                if ev.cut_sides >= PART_SIDES:
+                    ev.cls = "car_part"
             return ev
 
     if ev.graphics:
@@ -291,6 +301,13 @@ def explain(
         return ev
     ev.cls = "product"
     return ev
+
+
+def cut_sides(on: np.ndarray, run: float = PART_RUN) -> int:
+    """How many sides of the frame the subject mask ``on`` runs into over at least ``run`` of their length."""
+    if on.size == 0:
+        return 0
+    return sum(float(edge.mean()) >= run for edge in (on[0], on[-1], on[:, 0], on[:, -1]))
 
 
 def select_subject(
