@@ -25,6 +25,7 @@ guided upsampling, band matting at 400 px (narrow trimap), contrast ×2.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,23 +225,49 @@ def guided_filter(guide: U8 | F32, p: F32, r: int, eps: float) -> F32:
     return np.asarray((a * img).sum(axis=2) + b, np.float32)
 
 
-def _apply_coeffs_striped(rgb: U8, a_low: F32, b_low: F32, out: F32, where: npt.NDArray[np.bool_] | None = None) -> None:
+#: threads for the full-resolution guided step (:func:`_apply_coeffs_striped`): its stripes are
+#: independent and numpy / OpenCV release the GIL, so a second core halves its wall time when the
+#: machine has one to spare. ``None``: :func:`_stripe_threads` decides per call.
+STRIPE_THREADS: int | None = None
+#: at least this many stripes before a pool is worth starting (below ~2 MP one thread is as fast)
+_MIN_PARALLEL_STRIPES = 4
+
+
+def _stripe_threads(n_stripes: int) -> int:
+    """2 when there are enough stripes and the machine is idle (1-minute load below cores − 1), else 1."""
+    if STRIPE_THREADS is not None:
+        return max(1, STRIPE_THREADS)
+    cores = os.cpu_count() or 1
+    if cores < 2 or n_stripes < _MIN_PARALLEL_STRIPES:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return 1
+    return 2 if load < cores - 1 else 1
+
+
+def _apply_coeffs_striped(rgb: U8, a_low: F32, b_low: F32, out: F32, where: npt.NDArray[np.bool_] | None = None,
+                          threads: int | None = None) -> None:
     """out = a·I + b at full resolution, with the low-resolution coefficients upsampled per stripe.
 
     With ``where`` (H×W bool), only the columns of each stripe that hold a True pixel are computed
-    (stripes without one are skipped); ``out`` elsewhere is left as it was.
+    (stripes without one are skipped); ``out`` elsewhere is left as it was. Stripes write disjoint
+    rows, so they run on ``threads`` threads (default :func:`_stripe_threads`); the output is the
+    same bit for bit.
     """
     h, w = rgb.shape[:2]
     lh, lw = b_low.shape
     sy = lh / h
     xs_all = ((np.arange(w, dtype=np.float32) + 0.5) * (lw / w) - 0.5).astype(np.float32)
-    for y0 in range(0, h, STRIPE_ROWS):
+
+    def stripe(y0: int) -> None:
         y1 = min(h, y0 + STRIPE_ROWS)
         x0, x1 = 0, w
         if where is not None:
             cols = np.flatnonzero(where[y0:y1].any(axis=0))
             if cols.size == 0:
-                continue
+                return
             x0, x1 = int(cols[0]), int(cols[-1]) + 1
         # low-res rows needed for bilinear sampling of this stripe (+ margin)
         ly0 = max(0, int(np.floor((y0 + 0.5) * sy - 0.5)) - 1)
@@ -257,6 +284,18 @@ def _apply_coeffs_striped(rgb: U8, a_low: F32, b_low: F32, out: F32, where: npt.
         o += a_s[..., 2] * img[..., 2]
         o += b_s
         out[y0:y1, x0:x1] = o
+
+    starts = list(range(0, h, STRIPE_ROWS))
+    n = threads if threads is not None else _stripe_threads(len(starts))
+    if n <= 1 or len(starts) < 2:
+        for y0 in starts:
+            stripe(y0)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(n, len(starts))) as pool:
+        for f in [pool.submit(stripe, y0) for y0 in starts]:
+            f.result()  # re-raises a stripe's error
 
 
 # --------------------------------------------------------------------------------------------
