@@ -300,10 +300,11 @@ def _model_mask(
     want_class: bool = False,
     rgb: np.ndarray | None = None,
     model_size: int | None = None,
-    pool: Executor | None = None,
+    parallel: bool = False,
 ) -> tuple[np.ndarray, Callable[[], str | None], bool]:
-    """:func:`model_mask` with the class as a callable: with ``pool``, classification runs there
-    (next to the caller's refinement) and the callable waits for it."""
+    """:func:`model_mask` with the class as a callable: with ``parallel`` and :func:`helper_pool` free
+    after the model, classification runs there (next to the caller's refinement) and the callable
+    waits for it."""
     from .models import get_segmenter
 
     seg = get_segmenter(None, settings)
@@ -340,6 +341,7 @@ def _model_mask(
         e.cls = _classify(small, a, detector_rgb=det_rgb)
         return e.cls
 
+    pool = helper_pool(settings) if parallel else None  # decided now: requests may have come meanwhile
     if pool is None:
         cls_now = run_classify()
         return mask, lambda: cls_now, hit
@@ -347,16 +349,20 @@ def _model_mask(
     return mask, fut.result, hit
 
 
-def _alpha_png(alpha: np.ndarray) -> bytes:
-    return _encode.encode_png(_compose.alpha_to_u8(alpha))
+def _alpha_side(alpha: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bytes]:
+    """(subject box or None when there is no subject, alpha.png) of a plain ZIP's alpha."""
+    if not _layout.has_foreground(alpha):
+        return None, b""
+    return _layout.foreground_box(alpha), _encode.encode_png(_compose.alpha_to_u8(alpha))
 
 
-def _plain_zip_result(fg: np.ndarray, alpha: np.ndarray, alpha_png: bytes, get_cls: Callable[[], str | None],
-                      options: Options, info: ImageInfo, w: int, h: int, hit: bool) -> Result:
+def _plain_zip_result(fg: np.ndarray, subject: tuple[int, int, int, int] | None, alpha_png: bytes,
+                      get_cls: Callable[[], str | None], options: Options, info: ImageInfo, w: int, h: int,
+                      hit: bool) -> Result:
     """The ZIP of :func:`remove`'s plain case: what compose + encode make of (fg, alpha) with no
     background, shadow or layout (color.jpg = the foreground colour, alpha.png = the alpha), byte for byte."""
-    subject = _layout.foreground_box(alpha)
     if subject is None:
+        get_cls()
         raise ApiError("unknown_foreground")
     content = _encode.zip_members(_encode.encode_jpg_rgb(fg), alpha_png)
     cls2 = get_cls() or "other"
@@ -443,9 +449,8 @@ def remove(
     need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
     # At full output size the model input and the working image are one composite: make it once.
     full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
-    pool = helper_pool(s)
     mask, get_cls, hit = _model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
-                                     rgb=full_rgb, model_size=preview_model_size(w, h, s), pool=pool)
+                                     rgb=full_rgb, model_size=preview_model_size(w, h, s), parallel=True)
     if not _layout.has_foreground(mask):
         get_cls()  # let a classification in the helper finish before failing
         raise ApiError("unknown_foreground")
@@ -458,6 +463,7 @@ def remove(
     in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
     del work
     want_fg = options.channels == "rgba"
+    pool = helper_pool(s)  # after the model: other requests may have come into the engine meanwhile
     # A ZIP of the plain cut-out (no background, shadow, layout or hint): alpha.png is encoded from
     # the refined alpha in the helper while the foreground colour is estimated here.
     plain_zip = (pool is not None and roi is None and in_alpha is None and want_fg and options.format == "zip"
@@ -467,13 +473,11 @@ def remove(
     if plain_zip:
         assert pool is not None
         alpha, _ = _refine.refine(rgb, mask, q, foreground=False)
-        if not _layout.has_foreground(alpha):
-            get_cls()
-            raise ApiError("unknown_foreground")
-        alpha_png = pool.submit(_alpha_png, alpha)
+        alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
         fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
         del rgb
-        return _plain_zip_result(fg, alpha, alpha_png.result(), get_cls, options, info, w, h, hit)
+        subject, alpha_png = alpha_side.result()
+        return _plain_zip_result(fg, subject, alpha_png, get_cls, options, info, w, h, hit)
     if roi is None:
         alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
     else:
@@ -528,7 +532,7 @@ def remove(
     pixels = _compose.compose(fg, alpha, channels=options.channels, bg_color=options.bg_color,
                               bg_image=bg_arr, shadow_layer=shadow_layer)
     del fg, alpha, bg_arr, shadow_layer
-    enc = _encode.encode(pixels, options.format, pool=pool)
+    enc = _encode.encode(pixels, options.format, pool=helper_pool(s))
     mw, mh = _layout.max_size(info.width, info.height)
     preview = _layout.is_preview(options.size, w, h)
     return Result(
