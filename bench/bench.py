@@ -175,8 +175,28 @@ class Server:
         self.ps = psutil.Process(self.proc.pid)
         self._peak = 0.0
         self._stop = threading.Event()
+        # The kernel's own peak (VmHWM, reset through clear_refs) where it can be reset; else sampling
+        # every 20 ms — which slowed the server's model runs measurably (~5 %, docs/performance.md).
+        self._hwm = self._reset_hwm()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
+        if not self._hwm:
+            self._sampler.start()
+
+    def _reset_hwm(self) -> bool:
+        try:
+            Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+            return self._vm_hwm() is not None
+        except OSError:
+            return False
+
+    def _vm_hwm(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
@@ -189,10 +209,13 @@ class Server:
         return float(self.ps.memory_info().rss / MB)
 
     def reset_peak(self) -> None:
+        if self._hwm:
+            self._reset_hwm()
         self._peak = self.rss()
 
     def peak(self) -> float:
-        return max(self._peak, self.rss())
+        hwm = self._vm_hwm() if self._hwm else None
+        return max(self._peak, self.rss(), hwm or 0.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -219,11 +242,14 @@ ENGINE_CASES: dict[str, tuple[str, dict[str, str]]] = {
 REMBG_CASES = {"preview": "preview", "12mp": "12mp"}
 
 
-def engine_call(data: bytes, fields: dict[str, str], *, use_cache: bool = False) -> Any:
+def engine_call(data: bytes, fields: dict[str, str], *, use_cache: bool = False, serial: bool = False) -> Any:
+    """``serial``: OPENBG_PARALLEL_STEPS off for this call (the steps after the model on one core)."""
     from openbg_emulator import engine
     from openbg_emulator.options import parse_options
 
-    return engine.remove(data, parse_options({"image_file": data, **fields}), use_cache=use_cache)
+    settings = engine.default_settings().with_(parallel_steps=False) if serial else None
+    return engine.remove(data, parse_options({"image_file": data, **fields}), use_cache=use_cache,
+                         settings=settings)
 
 
 def bare_call(name: str, size: int | None = None, *, original: bool = False) -> Callable[[], Any]:
@@ -489,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
             if want(f"engine-{name}"):
                 cases.append(Case(f"engine-{name}", "engine",
                                   lambda d=imgs[img], f=fields: engine_call(d, f), "engine.remove, no mask cache"))
+        if want("engine-12mp-zip-serial"):  # the same call with the steps after the model on one core
+            cases.append(Case("engine-12mp-zip-serial", "engine",
+                              lambda: engine_call(imgs["12mp"], ENGINE_CASES["12mp-zip"][1], serial=True),
+                              "engine.remove, no mask cache, OPENBG_PARALLEL_STEPS=0"))
         if want("engine-12mp-zip-cached"):
             engine_call(imgs["12mp"], ENGINE_CASES["12mp-zip"][1], use_cache=True)
             cases.append(Case("engine-12mp-zip-cached", "engine",
@@ -624,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         # ---- peak RSS of engine cases, one child process each
         if not a.no_rss:
             for c in cases:
-                if c.group != "engine" or c.fn is None or c.name.endswith("-cached"):
+                if c.group != "engine" or c.fn is None or c.name.endswith(("-cached", "-serial")):
                     continue
                 if a.smoke and c.name != "engine-50mp-zip":
                     continue
@@ -653,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
         lambda v: True)
     add("http-12mp-zip / engine-12mp-zip", ratio("http-12mp-zip", "engine-12mp-zip"), "<= 1.05", lambda v: v <= 1.05)
     add("engine-12mp-zip / bare-medium-1024", ratio("engine-12mp-zip", "bare-medium-1024"), "(info)", lambda v: True)
+    add("engine-12mp-zip / engine-12mp-zip-serial", ratio("engine-12mp-zip", "engine-12mp-zip-serial"), "(info)",
+        lambda v: True)
     r50 = next((c.rss_mb for c in cases if c.name == "engine-50mp-zip"), None)
     add("peak RSS engine-50mp-zip (GB)", None if r50 is None else r50 / 1024, "<= 2.5", lambda v: v <= 2.5)
     if "memory" in stats:
