@@ -74,3 +74,23 @@ def test_preview_alpha_close_to_the_1024_path(name: str, least: float) -> None:
     assert small.shape == full.shape and small.shape[0] * small.shape[1] <= 250_000
     assert _iou(small, full) >= least, _iou(small, full)
     assert float(np.abs(small - full).mean()) <= 0.12
+
+
+def test_preview_output_skips_the_band_matting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """balanced previews (≤ 0.25 MP) are refined without the band matting (issue 6: cheaper previews;
+    dev-set cost in docs/quality.md); a full-size output of the same photo still solves the band."""
+    from openbg_emulator.pipeline import matting
+
+    calls: list[tuple[int, ...]] = []
+    real = matting.solve_band
+
+    def spy(img: np.ndarray, trimap: np.ndarray, **kw: Any) -> Any:
+        calls.append(trimap.shape)
+        return real(img, trimap, **kw)
+
+    monkeypatch.setattr(matting, "solve_band", spy)
+    res = engine.remove(astronaut_2400x1600(), Options(size="preview", quality="balanced"), use_cache=False)
+    assert res.width * res.height <= matting.PREVIEW_PIXELS
+    assert calls == []
+    engine.remove(astronaut_2400x1600(), Options(size="full", format="jpg", quality="balanced"), use_cache=False)
+    assert len(calls) == 1

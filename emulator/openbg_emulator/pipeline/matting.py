@@ -20,7 +20,9 @@ time relative to the raw model from ``bench/quality_time.py``, one process): raw
 103.1; fast 0.895 / 0.075 / 79.2 (1.01×); balanced 0.903 / 0.073 / 73.6 (1.06×, plus a second
 model pass on the ~6 % of images whose matte splits: 1.07 passes per image on dev); best 0.901 /
 0.081 / 67.9 (2.1×; its wide band still loses vehicle IoU, 0.919 vs raw 0.963). balanced = padded framing, split check,
-guided upsampling, band matting at 400 px (narrow trimap), contrast ×2.
+guided upsampling, band matting at 400 px (narrow trimap), contrast ×2. Outputs within the preview
+tier (≤ :data:`PREVIEW_PIXELS`) skip balanced's band matting. docs/quality.md has the tables, the
+preview cost and what was tried and dropped.
 """
 
 from __future__ import annotations
