@@ -27,8 +27,8 @@ def main() -> None:
     from skimage import data
 
     src = data.astronaut()
-    h = int(round((a.mp * 1e6 * 3 / 4) ** 0.5))
-    w = int(round(h * 4 / 3))
+    h = round((a.mp * 1e6 * 3 / 4) ** 0.5)
+    w = round(h * 4 / 3)
     rgb = np.ascontiguousarray(cv2.resize(src, (w, h), interpolation=cv2.INTER_CUBIC))
     yy, xx = np.mgrid[0:1024, 0:1024].astype(np.float32)
     low = np.clip(0.5 - (np.hypot(yy - 512, xx - 512) - 300) / 6, 0, 1).astype(np.float32)
