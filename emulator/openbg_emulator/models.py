@@ -661,6 +661,10 @@ class Segmenter:
         self._adaptive = self.concurrency.adaptive and self.session.get_providers()[0] == "CPUExecutionProvider"
         self._single: object | None = None  # the one-thread session, made at the first concurrent run
         self._single_lock = threading.Lock()
+        # a derived model (any size, its native size checked) first runs at the native size: see _native_run
+        self._prime_native = self.dynamic and self.prepared.derived
+        self._primed = not self._prime_native
+        self._prime_lock = threading.Lock()
         self._active = 0
         self._active_lock = threading.Lock()
         log.info("model %s (%s; %s) loaded with providers %s; inference: %s", name, path,
@@ -689,10 +693,28 @@ class Segmenter:
                     import onnxruntime as ort
 
                     model = self.prepared.model
-                    self._single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
-                                                        sess_options=_session_options(1),
-                                                        providers=["CPUExecutionProvider"])
+                    single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                                  sess_options=_session_options(1),
+                                                  providers=["CPUExecutionProvider"])
+                    if self._prime_native:
+                        self._native_run(single)
+                    self._single = single
         return self._single
+
+    def _native_run(self, session: object) -> None:
+        """One run at the native input size. ONNX Runtime plans its memory pattern on a session's first
+        run; a session whose first run was smaller (a 640 preview) runs 1024 inputs ~20 % slower for
+        the rest of the process (measured: 1.77 → 2.14–2.25 s; 640 runs are as fast either way)."""
+        w, h = self.input_size
+        x = np.zeros((1, 3, h, w), self.input_dtype)
+        session.run([self.output_name], {self.input_name: x})  # type: ignore[attr-defined]
+
+    def _prime(self) -> None:
+        if not self._primed:
+            with self._prime_lock:
+                if not self._primed:
+                    self._native_run(self.session)
+                    self._primed = True
 
     def ensure_concurrent(self) -> None:
         """Make the sessions concurrent runs need now (a no-op unless adaptive)."""
@@ -701,6 +723,11 @@ class Segmenter:
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         feeds = {self.input_name: x}
+        if not self._primed:
+            if tuple(x.shape[-2:]) == self.input_size[::-1]:
+                self._primed = True  # this first run is at the native size
+            else:
+                self._prime()
         if not self._adaptive:
             if self._sem is None:
                 return np.asarray(self.session.run([self.output_name], feeds)[0])

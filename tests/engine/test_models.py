@@ -231,6 +231,44 @@ def test_rewrite_of_an_isnet_like_graph_runs_at_any_size(tmp_path: Path) -> None
         mr.rewrite = orig_rewrite  # type: ignore[assignment]
 
 
+class _Recorder:
+    """Forwards to an ONNX Runtime session and records the input shapes it was run with."""
+
+    def __init__(self, session: Any) -> None:
+        self.session, self.shapes = session, []  # type: list[tuple[int, ...]]
+
+    def run(self, names: Any, feeds: dict[str, np.ndarray]) -> Any:
+        self.shapes.append(tuple(next(iter(feeds.values())).shape[-2:]))
+        return self.session.run(names, feeds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+
+def test_first_run_of_a_session_is_at_the_native_size(tmp_path: Path) -> None:
+    """ORT plans its memory pattern on a session's first run; a first run at a preview size made later
+    native-size runs ~20 % slower (docs/performance.md). A session whose first request is smaller runs
+    once at the native size first; one whose first request is native does not."""
+    src = _isnet_like(tmp_path)
+    s = _settings(tmp_path, src)
+    seg = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
+    assert seg.dynamic and seg.input_size == (64, 64)
+    rec = _Recorder(seg.session)
+    seg.session = rec
+    a = seg.predict(_rgb(128))
+    assert rec.shapes == [(64, 64), (128, 128)] and a.shape == (128, 128)
+    seg.predict(_rgb(96))
+    seg.predict(_rgb(64))
+    assert rec.shapes == [(64, 64), (128, 128), (96, 96), (64, 64)]  # primed once only
+    seg2 = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
+    rec2 = _Recorder(seg2.session)
+    seg2.session = rec2
+    seg2.predict(_rgb(64))
+    seg2.predict(_rgb(128))
+    assert rec2.shapes == [(64, 64), (128, 128)]  # the first run was native: nothing extra
+    assert np.array_equal(seg2.predict(_rgb(128)), a)  # priming does not change results
+
+
 def test_constant_resize_sizes_keep_the_fixed_size_in_fp32(tmp_path: Path) -> None:
     src = _isnet_like(tmp_path, const_sizes=True)
     s = _settings(tmp_path, src)
