@@ -1,10 +1,10 @@
-"""12 MP ``upsample_alpha`` (balanced): one thread vs two threads for the full-resolution stripes.
+"""12 MP ``upsample_alpha`` (balanced): one thread vs half the full-resolution stripes in a helper thread.
 
     .venv/bin/python bench/quality_upsample.py [--repeat 7] [--mp 12]
 
 The image is a scikit-image sample photo upscaled to ``--mp`` megapixels (made here, not stored);
-the low-resolution alpha is a soft disc at 1024×1024. Both settings (``matting.STRIPE_THREADS`` 1
-and 2) run alternately in this one process, so the ratio compares medians under the same load;
+the low-resolution alpha is a soft disc at 1024×1024. Both settings (no ``pool``, and a one-worker
+pool as the engine gives a request alone) run alternately in this one process, so the ratio compares medians under the same load;
 wall and CPU seconds are printed, and the two outputs are compared bit for bit.
 """
 from __future__ import annotations
@@ -36,15 +36,17 @@ def main() -> None:
     wall: dict[int, list[float]] = {1: [], 2: []}
     cpu: dict[int, list[float]] = {1: [], 2: []}
     outs: dict[int, np.ndarray] = {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    helper = ThreadPoolExecutor(max_workers=1)
     for i in range(a.repeat + 1):  # the first round warms up
         for n in ((1, 2) if i % 2 == 0 else (2, 1)):
-            matting.STRIPE_THREADS = n
             t, c = time.perf_counter(), time.process_time()
-            outs[n] = matting.upsample_alpha(rgb, low, "balanced")
+            outs[n] = matting.upsample_alpha(rgb, low, "balanced", pool=helper if n == 2 else None)
             if i:
                 wall[n].append(time.perf_counter() - t)
                 cpu[n].append(time.process_time() - c)
-    matting.STRIPE_THREADS = None
+    helper.shutdown()
     for n in (1, 2):
         print(f"threads {n}: wall median {statistics.median(wall[n]):.3f} s, CPU median {statistics.median(cpu[n]):.3f} s")
     print(f"wall ratio 2/1: {statistics.median(wall[2]) / statistics.median(wall[1]):.3f}; "

@@ -472,7 +472,7 @@ def remove(
                  and options.bg_color is None and not shadow_wanted)
     if plain_zip:
         assert pool is not None
-        alpha, _ = _refine.refine(rgb, mask, q, foreground=False)
+        alpha, _ = _refine.refine(rgb, mask, q, foreground=False, pool=pool)
         alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
         fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
         del rgb

@@ -235,27 +235,26 @@ def test_preview_sized_output_skips_band_matting_in_balanced():
                               matting._contrast(big, matting._CONTRAST["balanced"]))
 
 
-def test_stripes_on_two_threads_give_the_same_alpha(monkeypatch):
-    """The full-resolution guided step runs its stripes on a thread pool when asked: same bits."""
+def test_stripes_on_two_threads_give_the_same_alpha():
+    """With the engine's helper as ``pool``, half of the full-resolution stripes run there: same bits."""
+    from concurrent.futures import ThreadPoolExecutor
+
     rgb, alpha, _ = _disc_scene(2100, 1500, blur=2.0)  # 5 stripes of 512 rows, beyond the model's 1024
     low = _low(cv2.GaussianBlur(alpha, (0, 0), 2.0), 1024)
-    outs = {}
-    for n in (1, 2):
-        monkeypatch.setattr(matting, "STRIPE_THREADS", n)
-        outs[n] = (matting.upsample_alpha(rgb, low, "balanced"),
-                   matting.refine_alpha(rgb, matting.upsample_alpha(rgb, low, "balanced"), "balanced"))
-    assert np.array_equal(outs[1][0], outs[2][0])
-    assert np.array_equal(outs[1][1], outs[2][1])
 
+    class Counting(ThreadPoolExecutor):
+        submitted = 0
 
-def test_stripe_threads_follow_the_load(monkeypatch):
-    """Two threads only when there are enough stripes and the machine has a core to spare."""
-    monkeypatch.setattr(matting, "STRIPE_THREADS", None)
-    monkeypatch.setattr(matting.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(matting.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
-    assert matting._stripe_threads(24) == 2
-    assert matting._stripe_threads(2) == 1  # small image: no pool
-    monkeypatch.setattr(matting.os, "getloadavg", lambda: (1.8, 1.0, 1.0))
-    assert matting._stripe_threads(24) == 1  # busy machine: one thread
-    monkeypatch.setattr(matting, "STRIPE_THREADS", 2)
-    assert matting._stripe_threads(24) == 2
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            Counting.submitted += 1
+            return super().submit(fn, *args, **kwargs)
+
+    serial = matting.upsample_alpha(rgb, low, "balanced")
+    with Counting(max_workers=1) as pool:
+        shared = matting.upsample_alpha(rgb, low, "balanced", pool=pool)
+        assert Counting.submitted == 2  # stripes 2 and 4 of 5 were handed over
+        rgb_s = cv2.resize(rgb, (1500, 1100), interpolation=cv2.INTER_AREA)  # 3 stripes: too few to hand over
+        matting.upsample_alpha(rgb_s, low, "balanced", pool=pool)
+        assert Counting.submitted == 2
+    assert np.array_equal(serial, shared)
+    assert np.array_equal(matting.refine_alpha(rgb, serial, "balanced"), matting.refine_alpha(rgb, shared, "balanced"))

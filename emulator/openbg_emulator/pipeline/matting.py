@@ -27,7 +27,7 @@ preview cost and what was tried and dropped.
 
 from __future__ import annotations
 
-import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -227,36 +227,18 @@ def guided_filter(guide: U8 | F32, p: F32, r: int, eps: float) -> F32:
     return np.asarray((a * img).sum(axis=2) + b, np.float32)
 
 
-#: threads for the full-resolution guided step (:func:`_apply_coeffs_striped`): its stripes are
-#: independent and numpy / OpenCV release the GIL, so a second core halves its wall time when the
-#: machine has one to spare. ``None``: :func:`_stripe_threads` decides per call.
-STRIPE_THREADS: int | None = None
-#: at least this many stripes before a pool is worth starting (below ~2 MP one thread is as fast)
+#: at least this many stripes before the second core is worth a hand-off (below ~2 MP one thread is as fast)
 _MIN_PARALLEL_STRIPES = 4
 
 
-def _stripe_threads(n_stripes: int) -> int:
-    """2 when there are enough stripes and the machine is idle (1-minute load below cores − 1), else 1."""
-    if STRIPE_THREADS is not None:
-        return max(1, STRIPE_THREADS)
-    cores = os.cpu_count() or 1
-    if cores < 2 or n_stripes < _MIN_PARALLEL_STRIPES:
-        return 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available on this platform
-        return 1
-    return 2 if load < cores - 1 else 1
-
-
 def _apply_coeffs_striped(rgb: U8, a_low: F32, b_low: F32, out: F32, where: npt.NDArray[np.bool_] | None = None,
-                          threads: int | None = None) -> None:
+                          pool: Executor | None = None) -> None:
     """out = a·I + b at full resolution, with the low-resolution coefficients upsampled per stripe.
 
     With ``where`` (H×W bool), only the columns of each stripe that hold a True pixel are computed
     (stripes without one are skipped); ``out`` elsewhere is left as it was. Stripes write disjoint
-    rows, so they run on ``threads`` threads (default :func:`_stripe_threads`); the output is the
-    same bit for bit.
+    rows: with ``pool`` (the engine's helper, given only to a request alone in the engine) every
+    other stripe runs there while this thread does the rest; the output is the same bit for bit.
     """
     h, w = rgb.shape[:2]
     lh, lw = b_low.shape
@@ -288,16 +270,15 @@ def _apply_coeffs_striped(rgb: U8, a_low: F32, b_low: F32, out: F32, where: npt.
         out[y0:y1, x0:x1] = o
 
     starts = list(range(0, h, STRIPE_ROWS))
-    n = threads if threads is not None else _stripe_threads(len(starts))
-    if n <= 1 or len(starts) < 2:
+    if pool is None or len(starts) < _MIN_PARALLEL_STRIPES:
         for y0 in starts:
             stripe(y0)
         return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(n, len(starts))) as pool:
-        for f in [pool.submit(stripe, y0) for y0 in starts]:
-            f.result()  # re-raises a stripe's error
+    handed = [pool.submit(stripe, y0) for y0 in starts[1::2]]
+    for y0 in starts[0::2]:
+        stripe(y0)
+    for f in handed:
+        f.result()  # re-raises a stripe's error
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,8 +297,11 @@ def _resize_f(a: F32, w: int, h: int) -> F32:
     return np.asarray(cv2.resize(a, (w, h), interpolation=interp), np.float32)
 
 
-def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Quality = "balanced") -> F32:
+def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Quality = "balanced", *,
+                   pool: Executor | None = None) -> F32:
     """Alpha at model resolution (any h×w covering the whole image) → H×W float32 in [0, 1].
+
+    ``pool``: a free worker for half of the full-resolution stripes (same result).
 
     ``fast``: bilinear. ``balanced``/``best``: guided by the image (colour guided filter whose radius
     matches the model's pixel footprint), so edges follow the image instead of the 1024 grid.
@@ -344,7 +328,7 @@ def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Q
         out = (a * img).sum(axis=2) + b
     else:
         out = np.empty((h, w), np.float32)
-        _apply_coeffs_striped(rgb_full, a, b, out)
+        _apply_coeffs_striped(rgb_full, a, b, out, pool=pool)
     return np.clip(out, 0, 1).astype(np.float32, copy=False)
 
 

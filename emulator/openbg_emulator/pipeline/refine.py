@@ -153,12 +153,13 @@ def refine(
 
     ``foreground=False`` skips the colour estimation (the second item is then ``rgb`` itself):
     for a matte-only result (``channels=alpha``) or the evaluation, where only alpha matters.
-    ``pool``: see :func:`estimate_foreground` (same result, two cores).
+    ``pool``: see :func:`estimate_foreground`; the guided upsampling hands it half of its full-resolution
+    stripes too (same result, two cores).
     """
     from . import matting  # edge-aware upsampling + band refinement per quality (issue 6)
 
     q = quality if quality in ("fast", "balanced", "best") else "balanced"
-    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q), q)  # type: ignore[arg-type]
+    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q, pool=pool), q)  # type: ignore[arg-type]
     if not foreground:
         return alpha, rgb
     fg = estimate_foreground(rgb, alpha, foreground_pixels(quality), pool=pool)
