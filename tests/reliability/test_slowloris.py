@@ -62,30 +62,17 @@ def _error(data: bytes) -> tuple[int, str, dict[str, Any]]:
 
 def _read_until_eof(s: socket.socket, limit: float) -> tuple[bytes, bool]:
     """Read everything until the server closes (True) or ``limit`` seconds pass (False)."""
-    data = b""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        r, _, _ = select.select([s], [], [], max(0.0, min(0.5, end - time.monotonic())))
-        if not r:
-            continue
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-    return data, False
+    return _drip(s, None, every=0.5, limit=limit)
 
 
-def _drip(s: socket.socket, byte: bytes, *, every: float, limit: float,
+def _drip(s: socket.socket, byte: bytes | None, *, every: float, limit: float,
           before_send: Callable[[], None] | None = None) -> tuple[bytes, bool]:
-    """Send ``byte`` every ``every`` seconds while reading what the server answers, until it closes
-    the connection (True) or ``limit`` seconds pass (False); ``before_send`` runs before each byte."""
+    """Send ``byte`` (None: nothing) every ``every`` seconds while reading what the server answers, until it
+    closes the connection (True) or ``limit`` seconds pass (False); ``before_send`` runs before each byte."""
     data = b""
     end = time.monotonic() + limit
     while time.monotonic() < end:
-        r, _, _ = select.select([s], [], [], every)
+        r, _, _ = select.select([s], [], [], max(0.0, min(every, end - time.monotonic())))
         if r:
             try:
                 chunk = s.recv(65536)
@@ -94,6 +81,8 @@ def _drip(s: socket.socket, byte: bytes, *, every: float, limit: float,
             if not chunk:
                 return data, True
             data += chunk
+            continue
+        if byte is None:
             continue
         if before_send is not None:
             before_send()
