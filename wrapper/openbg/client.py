@@ -218,7 +218,7 @@ class RemoveBg(_Base):
         base_url: API root; defaults to the ``OPENBG_BASE_URL`` environment variable, else
             ``https://api.remove.bg/v1.0`` (an emulator: ``http://127.0.0.1:5000/v1.0``).
         timeout: per-operation HTTP timeout in seconds (connect, read, write), or an ``httpx.Timeout``.
-        retries: most retries of a failed call (429, 5xx, connection errors); see :class:`RetryPolicy`.
+        retries: most retries of a failed call (408, 429, 5xx, connection errors); see :class:`RetryPolicy`.
         retry_policy: full retry configuration (overrides ``retries``).
         headers: extra headers sent with every request.
         verify_ssl: verify TLS certificates.
@@ -313,7 +313,7 @@ class RemoveBg(_Base):
                 locally; the result's ``content`` is then that PNG (``zip_content`` keeps the ZIP).
 
         Raises:
-            BadRequestError, InsufficientCreditsError, AuthenticationError, RateLimitError,
+            BadRequestError, InsufficientCreditsError, AuthenticationError, RequestTimeoutError, RateLimitError,
             ServerError, RemoveBgConnectionError: see :mod:`openbg.errors`.
         """
         fields = _fields(
