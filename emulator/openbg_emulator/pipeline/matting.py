@@ -329,6 +329,8 @@ def upsample_alpha(rgb_full: U8, alpha_low: npt.NDArray[np.floating], quality: Q
     else:
         out = np.empty((h, w), np.float32)
         _apply_coeffs_striped(rgb_full, a, b, out, pool=pool)
+        np.clip(out, 0, 1, out=out)  # in place: no second full-resolution array
+        return out
     return np.clip(out, 0, 1).astype(np.float32, copy=False)
 
 
@@ -410,7 +412,7 @@ def _contrast(a: F32, k: float) -> F32:
     return np.clip((a - 0.5) * np.float32(k) + 0.5, 0, 1).astype(np.float32)
 
 
-def refine_alpha(rgb: U8, alpha: F32, quality: Quality = "balanced") -> F32:
+def refine_alpha(rgb: U8, alpha: F32, quality: Quality = "balanced", *, pool: Executor | None = None) -> F32:
     """Edge refinement of a full-resolution alpha (same shape as ``rgb``'s first two axes).
 
     ``balanced``/``best``: the uncertain band (trimap from the alpha, :data:`_TRIMAP`) is solved by
@@ -419,12 +421,13 @@ def refine_alpha(rgb: U8, alpha: F32, quality: Quality = "balanced") -> F32:
     ``balanced``/``best`` then raise the contrast of the matte around 0.5 (×2): the network's
     soft transition is about twice as wide as a real edge; true partial alpha (hair, glass)
     between ~0.25 and ~0.75 survives.
+    ``pool``: a free worker for half of the full-resolution band stripes (same result).
     """
     _check_quality(quality)
-    return _contrast(_refine_band(rgb, alpha, quality), _CONTRAST[quality])
+    return _contrast(_refine_band(rgb, alpha, quality, pool), _CONTRAST[quality])
 
 
-def _refine_band(rgb: U8, alpha: F32, quality: Quality) -> F32:
+def _refine_band(rgb: U8, alpha: F32, quality: Quality, pool: Executor | None = None) -> F32:
     a = np.clip(np.asarray(alpha, np.float32), 0, 1)
     h, w = a.shape
     work = (_MAT_WORK_PREVIEW if h * w <= PREVIEW_PIXELS else _MAT_WORK)[quality]
@@ -451,7 +454,7 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality) -> F32:
     # vanish in the working resolution's trimap but not here
     unk_full = (_resize_f((tri == 0.5).astype(np.float32), w, h) > 0) & (a <= hi)
     full = np.zeros((h, w), np.float32)
-    _apply_coeffs_striped(rgb, ca, cb, full, where=unk_full)  # only where it is used
+    _apply_coeffs_striped(rgb, ca, cb, full, where=unk_full, pool=pool)  # only where it is used
     a[unk_full] = np.clip(full[unk_full], 0, 1)
     return a
 

@@ -159,7 +159,8 @@ def refine(
     from . import matting  # edge-aware upsampling + band refinement per quality (issue 6)
 
     q = quality if quality in ("fast", "balanced", "best") else "balanced"
-    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q, pool=pool), q)  # type: ignore[arg-type]
+    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q, pool=pool), q,  # type: ignore[arg-type]
+                                 pool=pool)
     if not foreground:
         return alpha, rgb
     fg = estimate_foreground(rgb, alpha, foreground_pixels(quality), pool=pool)
