@@ -33,6 +33,15 @@ from openbg_emulator import engine, evaluation
 from openbg_emulator.pipeline import layout
 
 
+def _preview_gt(row: evaluation.Row) -> tuple[np.ndarray, int, int]:
+    """The row's ground truth at the preview-tier output size, and that size."""
+    gt_full = evaluation.load_gt(row.gt)
+    h, w = gt_full.shape
+    pw, ph = layout.fit_pixels(w, h, layout.PREVIEW_PIXELS)
+    interp = cv2.INTER_AREA if row.gt_kind == "alpha" else cv2.INTER_NEAREST
+    gt = gt_full if (pw, ph) == (w, h) else cv2.resize(gt_full, (pw, ph), interpolation=interp)
+    return gt, pw, ph
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("directory", type=Path)
@@ -50,11 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu: dict[int, list[float]] = {n: [] for n in sizes}
     agree: dict[int, list[float]] = {n: [] for n in sizes}
     for i, row in enumerate(rows):
-        gt_full = evaluation.load_gt(row.gt)
-        h, w = gt_full.shape
-        pw, ph = layout.fit_pixels(w, h, layout.PREVIEW_PIXELS)
-        interp = cv2.INTER_AREA if row.gt_kind == "alpha" else cv2.INTER_NEAREST
-        gt = gt_full if (pw, ph) == (w, h) else cv2.resize(gt_full, (pw, ph), interpolation=interp)
+        gt, pw, ph = _preview_gt(row)
         data = row.image.read_bytes()
         ref = None
         order = sizes if i % 2 == 0 else sizes[::-1]
@@ -110,11 +115,7 @@ def _compare_work(a: argparse.Namespace) -> int:
     cpu: dict[int, list[float]] = {n: [] for n in works}
     saved = dict(matting._MAT_WORK_PREVIEW)
     for i, row in enumerate(rows):
-        gt_full = evaluation.load_gt(row.gt)
-        h, w = gt_full.shape
-        pw, ph = layout.fit_pixels(w, h, layout.PREVIEW_PIXELS)
-        interp = cv2.INTER_AREA if row.gt_kind == "alpha" else cv2.INTER_NEAREST
-        gt = gt_full if (pw, ph) == (w, h) else cv2.resize(gt_full, (pw, ph), interpolation=interp)
+        gt, pw, ph = _preview_gt(row)
         data = row.image.read_bytes()
         engine.matte(data, quality=a.quality, size=(pw, ph), use_cache=False, foreground=False, model_size=msize)
         for n in works if i % 2 == 0 else works[::-1]:
