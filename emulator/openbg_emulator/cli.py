@@ -63,7 +63,7 @@ def models_list(as_json: bool) -> None:
         if r.size is None or not r.sha256:
             return None
         p = m.derived_path(r.path, r.sha256, settings)
-        failed = p.with_name(p.name + ".failed")
+        failed = m._failed_marker(p)  # the marker models.prepare leaves when the rewrite fails
         if p.is_file():
             return {"path": str(p), "size": p.stat().st_size, "state": "ok"}
         if failed.is_file():
