@@ -6,7 +6,10 @@ Defences (issue 9; imgproxy-style):
 * the host is resolved once and the address is checked: loopback, private, link-local (incl. the cloud
   metadata address 169.254.169.254), shared, reserved, multicast, unspecified and documentation addresses are
   refused, also in IPv4-mapped / 6to4 / NAT64 / Teredo IPv6 forms and in the legacy numeric spellings
-  (``2130706433``, ``0177.0.0.1``, ``0x7f.1``) — unless ``allow_private`` (``OPENBG_ALLOW_PRIVATE_URLS=1``);
+  (``2130706433``, ``0177.0.0.1``, ``0x7f.1``) — unless ``allow_private`` (``OPENBG_ALLOW_PRIVATE_URLS=1``),
+  which opens loopback and private ranges but never link-local, the cloud metadata endpoints, multicast,
+  unspecified or broadcast addresses (:func:`is_never_allowed`: an image server on the LAN does not make the
+  instance metadata reachable);
 * the connection goes to the validated address (pinned: no second DNS lookup, so no DNS rebinding); the
   ``Host`` header and TLS SNI/certificate check use the URL's host name;
 * every redirect (at most 5) is validated again from scratch;
@@ -52,6 +55,12 @@ _DENY = [ipaddress.ip_network(n) for n in (
     "::/128", "::1/128", "100::/64", "2001::/23", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10",
     "ff00::/8",
 )]
+# Refused even with private URLs allowed: link-local (incl. 169.254.169.254), the cloud metadata endpoints
+# outside it (AWS IPv6 IMDS, Alibaba Cloud), "this network", multicast and the reserved/broadcast block.
+_NEVER = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "169.254.0.0/16", "100.100.100.200/32", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "fe80::/10", "fd00:ec2::254/128", "ff00::/8",
+)]
 _LEGACY_NUMERIC = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.IGNORECASE)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -94,6 +103,19 @@ def is_public_address(ip: IPAddress) -> bool:
     if any(ip.version == n.version and ip in n for n in _DENY):
         return False
     return bool(ip.is_global)
+
+
+def is_never_allowed(ip: IPAddress) -> bool:
+    """True for addresses no download connects to, even with private URLs allowed (see :data:`_NEVER`)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        v4 = _embedded_v4(ip)
+        if v4 is not None and is_never_allowed(v4):
+            return True
+        if ip.scope_id:  # a zone index: only link-local addresses carry one
+            return True
+    if ip.is_multicast or ip.is_unspecified or ip.is_link_local:
+        return True
+    return any(ip.version == n.version and ip in n for n in _NEVER)
 
 
 def parse_ip_literal(host: str) -> IPAddress | None:
@@ -214,8 +236,11 @@ def _pick_address(host: str, port: int, allow_private: bool, resolver: Resolver,
         if not candidates:
             raise _Fail(f"could not resolve host {host}")
     for ip in candidates:
-        if allow_private or is_public_address(ip):
+        if is_public_address(ip) or (allow_private and not is_never_allowed(ip)):
             return str(ip)
+    if allow_private:
+        raise _Fail(f"refused address {candidates[0]} for host {host} (link-local, cloud metadata, multicast or "
+                    "reserved: refused even with private URLs allowed)")
     raise _Fail(f"refused address {candidates[0]} for host {host} (loopback, private, link-local or reserved)")
 
 

@@ -9,6 +9,7 @@ allowed host to every loopback spelling, and DNS rebinding (a name that answers 
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import socket
 import threading
 
@@ -154,3 +155,46 @@ def test_loopback_only_mode_never_resolves() -> None:
     assert fake.resolved == [] and fake.connected == []
     assert fetch("http://127.0.0.1:8000/a.png", fake, allow_private=True, loopback_only=True) == BODY
     assert fake.connected == ["127.0.0.1"]
+
+
+# (address, allowed with private URLs allowed): OPENBG_ALLOW_PRIVATE_URLS opens loopback and the private
+# ranges, never link-local, the cloud metadata endpoints, multicast, "this network" or broadcast
+PRIVATE_ALLOWED = [
+    ("127.0.0.1", True), ("10.1.2.3", True), ("172.16.0.1", True), ("192.168.1.20", True), ("100.64.0.1", True),
+    ("::1", True), ("fd12:3456::1", True), ("::ffff:192.168.1.20", True),
+    ("169.254.169.254", False), ("169.254.0.1", False), ("100.100.100.200", False), ("fd00:ec2::254", False),
+    ("fe80::1", False), ("fe80::a9fe:a9fe", False), ("::ffff:169.254.169.254", False), ("2002:a9fe:a9fe::1", False),
+    ("0.0.0.0", False), ("0.1.2.3", False), ("::", False), ("224.0.0.1", False), ("ff02::1", False),
+    ("240.0.0.1", False), ("255.255.255.255", False),
+]
+
+
+@pytest.mark.parametrize("ip,allowed", PRIVATE_ALLOWED, ids=[p[0] for p in PRIVATE_ALLOWED])
+def test_private_urls_allowed_never_opens_metadata_or_link_local(ip: str, allowed: bool) -> None:
+    fake = Fake({"img.example.com": [[ip]]})
+    if allowed:
+        assert fetch("http://img.example.com/a.png", fake, allow_private=True) == BODY
+        assert [ipaddress.ip_address(a) for a in fake.connected] == [ipaddress.ip_address(ip)]
+    else:
+        with pytest.raises(ApiError) as e:
+            fetch("http://img.example.com/a.png", fake, allow_private=True)
+        assert e.value.code == "failed_image_download"
+        assert "even with private URLs allowed" in (e.value.detail or "")
+        assert fake.connected == []
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1%25eth0]/x",
+                                 "http://[::ffff:a9fe:a9fe]/x", "http://2852039166/x", "http://0251.0376.0251.0376/x"])
+def test_metadata_literals_refused_with_private_urls_allowed(url: str) -> None:
+    fake = Fake()
+    with pytest.raises(ApiError):
+        fetch(url, fake, allow_private=True)
+    assert fake.connected == [] and fake.resolved == []
+
+
+def test_redirect_from_private_host_to_metadata_refused() -> None:
+    fake = Fake({"box.lan": [["192.168.1.20"]]}, [redirect("http://169.254.169.254/latest/meta-data/")])
+    with pytest.raises(ApiError) as e:
+        fetch("http://box.lan/a.png", fake, allow_private=True)
+    assert e.value.code == "failed_image_download"
+    assert fake.connected == ["192.168.1.20"]  # the first hop only
