@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from emu_helpers import synthetic
@@ -35,6 +36,14 @@ def jpeg() -> bytes:
 @pytest.fixture(scope="session")
 def png() -> bytes:
     return synthetic(fmt="PNG")
+
+
+@pytest.fixture(scope="session")
+def photo(tmp_path_factory, jpeg) -> Path:  # type: ignore[no-untyped-def]
+    """The synthetic JPEG as a file, for clients that upload a path."""
+    p = tmp_path_factory.mktemp("photo") / "file.jpg"
+    p.write_bytes(jpeg)
+    return p
 
 
 @dataclass

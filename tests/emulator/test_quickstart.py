@@ -6,7 +6,6 @@ import base64
 import shutil
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,13 +15,6 @@ from emu_helpers import assert_cutout
 @pytest.fixture(scope="module")
 def key(live_server) -> str:  # type: ignore[no-untyped-def]
     return live_server.create_key("quickstart", credits=20)
-
-
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory, jpeg) -> Path:  # type: ignore[no-untyped-def]
-    p = tmp_path_factory.mktemp("qs") / "file.jpg"
-    p.write_bytes(jpeg)
-    return p
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")

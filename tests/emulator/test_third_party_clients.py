@@ -37,13 +37,6 @@ def key(live_server) -> str:  # type: ignore[no-untyped-def]
     return live_server.create_key("third-party", credits=20)
 
 
-@pytest.fixture(scope="module")
-def photo(tmp_path_factory, jpeg) -> Path:  # type: ignore[no-untyped-def]
-    p = tmp_path_factory.mktemp("tp") / "photo.jpg"
-    p.write_bytes(jpeg)
-    return p
-
-
 def _on_colour(data: bytes, colour: tuple[int, int, int]) -> Image.Image:
     """An opaque result whose background is ``colour`` and whose subject is not."""
     im = Image.open(io.BytesIO(data)).convert("RGBA")
