@@ -261,3 +261,28 @@ def test_stripes_on_two_threads_give_the_same_alpha():
         assert Counting.submitted > 2
     assert np.array_equal(serial, shared)
     assert np.array_equal(refined, refined_shared)
+
+
+def test_band_matting_keeps_pymatting_prints_off_stdout(capsys, caplog):
+    """pymatting's ichol prints a PERFORMANCE WARNING block to stdout when its first diagonal shift fails;
+    after the band solver has run, those lines go to the debug log instead, and the solve is unchanged."""
+    import importlib
+    import logging
+
+    from scipy.sparse import csc_matrix
+
+    ichol_module = importlib.import_module("pymatting.preconditioner.ichol")
+
+    rgb = np.zeros((40, 40, 3), np.float32)
+    rgb[:, 20:] = 1.0
+    tri = np.zeros((40, 40), np.float32)
+    tri[:, 24:] = 1.0
+    tri[:, 16:24] = 0.5
+    soft = matting.solve_band(rgb, tri)
+    assert soft[:, 17].max() < 0.5 < soft[:, 22].min()  # the edge between the two halves is found
+    caplog.set_level(logging.DEBUG, logger="openbg_emulator.matting")
+    capsys.readouterr()
+    indefinite = csc_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))  # fails at shift 0, then a larger shift works
+    ichol_module.ichol(indefinite)
+    assert capsys.readouterr().out == ""
+    assert any("PERFORMANCE WARNING" in r.getMessage() for r in caplog.records)

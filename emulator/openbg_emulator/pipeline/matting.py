@@ -27,6 +27,7 @@ preview cost and what was tried and dropped.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
@@ -36,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 Quality = Literal["fast", "balanced", "best"]
+log = logging.getLogger("openbg_emulator.matting")
 MODEL_SIZE = 1024
 #: rows per stripe when a full-resolution operation is applied piecewise
 STRIPE_ROWS = 512
@@ -366,13 +368,26 @@ def trimap_from_alpha(alpha: F32, erode: int = _ERODE, lo: float = _LO, hi: floa
     return t
 
 
+def _pymatting_print(*args: object, **_: object) -> None:
+    if args:
+        log.debug("pymatting: %s", " ".join(str(a) for a in args))
+
+
 def solve_band(
     img: F32, trimap: F32, *, eps: float = 1e-7, maxiter: int = 400, trimap_alpha: F32 | None = None
 ) -> F32:
     """Closed-form matting (Levin et al.) of the unknown band only, within its bounding box."""
+    import importlib
+
     from pymatting import cf_laplacian  # type: ignore[import-untyped]  # lazy: numba import is slow
-    from pymatting.preconditioner.ichol import ichol  # type: ignore[import-untyped]
     from pymatting.solver.cg import cg  # type: ignore[import-untyped]
+
+    # ichol() print()s a "PERFORMANCE WARNING" block to stdout each time its first diagonal shift fails
+    # (it then retries with larger ones): a module-level name shadows the builtin for that module only,
+    # so the server's stdout stays clean and the lines go to the debug log (thread-safe, output unchanged)
+    ichol_module = importlib.import_module("pymatting.preconditioner.ichol")  # the module: the package
+    ichol_module.print = _pymatting_print  # re-exports a function of the same name
+    ichol = ichol_module.ichol
 
     unknown = trimap == 0.5
     out = trimap.copy()
@@ -391,7 +406,8 @@ def solve_band(
     rk = lap[u, :][:, ~u]
     rhs = -rk.dot(t.ravel()[~u])
     try:
-        x = cg(lu, rhs, M=ichol(lu), maxiter=maxiter)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a breakdown is caught below, not warned about
+            x = cg(lu, rhs, M=ichol(lu), maxiter=maxiter)
     except (ValueError, ArithmeticError):  # no convergence: keep the input alpha there
         return trimap_alpha if trimap_alpha is not None else out
     if not np.isfinite(x).all():  # a breakdown of the solver (no exception raised): same fallback
