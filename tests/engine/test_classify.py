@@ -94,6 +94,30 @@ def test_detector_evidence_is_matched_to_the_subject() -> None:
     assert classify(rgb, a, detector=lambda _: []) == "product"
 
 
+def test_the_strongest_single_detection_decides_between_sure_classes() -> None:
+    """Three weak, near-duplicate boxes of one object (a detector answering "surfboard" over a pair of
+    legs, photo carvekit_3) add up to a sure vote, but a stronger single "person" over the subject wins."""
+    rgb = data.coffee()
+    h, w = rgb.shape[:2]
+    a = _ellipse_alpha(h, w, 0.3)
+    x1, y1, x2, y2 = w * 0.2, h * 0.2, w * 0.8, h * 0.8
+
+    def det(_: np.ndarray) -> list[Detection]:
+        return [
+            Detection("person", 0.63, (x1, y1, x2, y2)),
+            Detection("product", 0.38, (x1 - 10, y1, x2 + 10, y2)),
+            Detection("product", 0.32, (x1 - 5, y1 + 5, x2 + 5, y2)),
+            Detection("product", 0.23, (x1 - 12, y1 + 2, x2 + 8, y2 + 4)),
+        ]
+
+    ev = C.explain(rgb, a, detector=det)
+    assert ev.votes["product"] > ev.votes["person"] >= C.VOTE_MIN  # both classes are sure ...
+    assert ev.cls == "person"  # ... and the best single detection decides
+    # several detections still make a class sure when none is alone
+    weak = [Detection("animal", 0.2, (x1, y1, x2, y2)), Detection("animal", 0.15, (x1 + 4, y1, x2, y2))]
+    assert C.explain(rgb, a, detector=lambda _: weak).cls == "animal"
+
+
 def test_car_cut_by_the_frame_is_a_car_part() -> None:
     """Sure car evidence on a subject the frame cuts on two sides (a crop of a car) → car_part; the same
     evidence on a subject inside the frame, or cut on one side only, stays car. Level 1 is car."""
