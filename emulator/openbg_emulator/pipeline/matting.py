@@ -425,7 +425,10 @@ _CONTRAST = {"fast": 2.0, "balanced": 2.0, "best": 2.0}
 def _contrast(a: F32, k: float) -> F32:
     if k == 1.0:
         return a
-    return np.clip((a - 0.5) * np.float32(k) + 0.5, 0, 1).astype(np.float32)
+    out = np.subtract(a, np.float32(0.5), dtype=np.float32)  # one new array, then in place (same values)
+    out *= np.float32(k)
+    out += np.float32(0.5)
+    return np.clip(out, 0, 1, out=out)
 
 
 def refine_alpha(rgb: U8, alpha: F32, quality: Quality = "balanced", *, pool: Executor | None = None) -> F32:
