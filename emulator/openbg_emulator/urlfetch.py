@@ -113,8 +113,6 @@ def is_never_allowed(ip: IPAddress) -> bool:
             return True
         if ip.scope_id:  # a zone index: only link-local addresses carry one
             return True
-    if ip.is_multicast or ip.is_unspecified or ip.is_link_local:
-        return True
     return any(ip.version == n.version and ip in n for n in _NEVER)
 
 

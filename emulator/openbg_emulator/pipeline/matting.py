@@ -27,10 +27,13 @@ preview cost and what was tried and dropped.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -373,22 +376,25 @@ def _pymatting_print(*args: object, **_: object) -> None:
         log.debug("pymatting: %s", " ".join(str(a) for a in args))
 
 
+@functools.cache
+def _ichol() -> Callable[..., Any]:
+    """pymatting's ichol, made quiet once: it print()s a "PERFORMANCE WARNING" block to stdout each time
+    its first diagonal shift fails (then retries with larger ones). A module-level ``print`` shadows the
+    builtin for that module only, so the server's stdout stays clean and the lines go to the debug log
+    (thread-safe; results unchanged)."""
+    module = importlib.import_module("pymatting.preconditioner.ichol")  # the package re-exports a
+    module.print = _pymatting_print  # function of the same name, so the module is fetched by name
+    return module.ichol  # type: ignore[no-any-return]
+
+
 def solve_band(
     img: F32, trimap: F32, *, eps: float = 1e-7, maxiter: int = 400, trimap_alpha: F32 | None = None
 ) -> F32:
     """Closed-form matting (Levin et al.) of the unknown band only, within its bounding box."""
-    import importlib
-
     from pymatting import cf_laplacian  # type: ignore[import-untyped]  # lazy: numba import is slow
     from pymatting.solver.cg import cg  # type: ignore[import-untyped]
 
-    # ichol() print()s a "PERFORMANCE WARNING" block to stdout each time its first diagonal shift fails
-    # (it then retries with larger ones): a module-level name shadows the builtin for that module only,
-    # so the server's stdout stays clean and the lines go to the debug log (thread-safe, output unchanged)
-    ichol_module = importlib.import_module("pymatting.preconditioner.ichol")  # the module: the package
-    ichol_module.print = _pymatting_print  # re-exports a function of the same name
-    ichol = ichol_module.ichol
-
+    ichol = _ichol()
     unknown = trimap == 0.5
     out = trimap.copy()
     if not unknown.any():
