@@ -51,12 +51,18 @@ def _on_colour(data: bytes, colour: tuple[int, int, int]) -> Image.Image:
 
 
 @pytest.fixture()
-def removebg_client(live_server, key, monkeypatch):  # type: ignore[no-untyped-def]
-    removebg = pytest.importorskip("removebg")
+def removebg(live_server, monkeypatch):  # type: ignore[no-untyped-def]
+    """The package, its endpoint pointed at the emulator."""
+    package = pytest.importorskip("removebg")
     import removebg.removebg as module
 
     assert module.API_ENDPOINT == f"{REMOTE}/removebg"  # the one constant a user changes
     monkeypatch.setattr(module, "API_ENDPOINT", f"{live_server.base_url}/removebg")
+    return package
+
+
+@pytest.fixture()
+def removebg_client(removebg, key):  # type: ignore[no-untyped-def]
     return removebg.RemoveBg(key, os.devnull)
 
 
@@ -86,11 +92,7 @@ def test_removebg_pypi_base64(removebg_client, photo, tmp_path) -> None:  # type
     assert_cutout(out.read_bytes())
 
 
-def test_removebg_pypi_bad_key(live_server, photo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    removebg = pytest.importorskip("removebg")
-    import removebg.removebg as module
-
-    monkeypatch.setattr(module, "API_ENDPOINT", f"{live_server.base_url}/removebg")
+def test_removebg_pypi_bad_key(removebg, photo) -> None:  # type: ignore[no-untyped-def]
     client = removebg.RemoveBg("not-a-key", os.devnull)
     with pytest.raises(requests.HTTPError) as info:
         client.remove_background_from_img_file(str(photo))
