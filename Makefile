@@ -5,16 +5,40 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
+# The client is tested on these Pythons too (the server runs on $(PYTHON)); each gets .venv-pyX.Y.
+CLIENT_PYTHONS ?= 3.12 3.13
+# Editable installs are a .pth file with wrapper/, emulator/ and generated/ (hatchling's dev mode), which
+# mypy and IDEs follow like a normal install.
+EDITABLE := pip install --quiet -c constraints.txt -e
 
-.PHONY: install models serve test lint codegen codegen-check typecheck clean
+.PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean
 
+# `make serve` needs the server and its engine only; `make test` adds the dev tools on top.
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[emulator,dev]"
+	$(BIN)/$(EDITABLE) ".[emulator]"
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
+	$(BIN)/$(EDITABLE) ".[emulator,dev]"
 	touch $@
 
 install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+# One client-only virtualenv per extra Python (pyenv's python3.12, python3.13): the client and its tests.
+.venv-py%/bin/.installed: pyproject.toml constraints.txt
+	py="$$(pyenv prefix "$$(pyenv latest $* 2>/dev/null)" 2>/dev/null)/bin/python$*"; \
+	  [ -x "$$py" ] || py="$$(command -v python$*)"; \
+	  "$$py" -c 'import sys; assert sys.version_info[:2] == tuple(map(int, "$*".split(".")))' 2>/dev/null \
+	    || { echo "Python $* not found: install it (pyenv install $*) or set CLIENT_PYTHONS" >&2; exit 1; }; \
+	  "$$py" -m venv .venv-py$*
+	.venv-py$*/bin/pip install --quiet --upgrade "pip==26.3"
+	.venv-py$*/bin/$(EDITABLE) ".[test]"
+	touch $@
+
+client-venvs: $(foreach v,$(CLIENT_PYTHONS),.venv-py$(v)/bin/.installed)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -26,22 +50,31 @@ models: install
 serve: install models
 	$(BIN)/openbg serve --host $(HOST) --port $(PORT)
 
-codegen: install
+codegen: install-dev
 	PATH="$(abspath $(BIN)):$$PATH" ./codegen.sh
 
-codegen-check: install
+codegen-check: install-dev
 	PATH="$(abspath $(BIN)):$$PATH" ./codegen.sh --check
 
-lint: install node_modules/.installed
+lint: install-dev node_modules/.installed
 	npx --no-install redocly lint openapi.yaml
 	$(BIN)/ruff check wrapper emulator tests
 
-typecheck: install
+typecheck: install-dev
 	$(BIN)/mypy --strict wrapper/openbg
 
-test: install models node_modules/.installed
+# The client, contract and CLI tests on each extra Python, against a server run by $(PYTHON)'s venv.
+test-clients: install-dev models client-venvs
+	for v in $(CLIENT_PYTHONS); do \
+	  echo "== client tests on Python $$v"; \
+	  OPENBG_SERVER_PYTHON="$(abspath $(BIN))/python" .venv-py$$v/bin/pytest -q -p no:cacheprovider \
+	    tests/wrapper tests/contract -m "not server_python_only" || exit 1; \
+	done
+
+test: install-dev models node_modules/.installed
 	$(MAKE) codegen-check lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) test-clients
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-py* node_modules .pytest_cache .mypy_cache

@@ -49,6 +49,8 @@ generate() {
     rm -f "$log"
     # No caches or bytecode in the output.
     find "$out" \( -name __pycache__ -o -name .ruff_cache \) -prune -exec rm -rf {} +
+    # PEP 561 marker: a user's mypy reads the generated types (the Literal enums the wrapper re-exports).
+    : >"$out/py.typed"
 }
 
 case "${1:-}" in

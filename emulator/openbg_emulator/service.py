@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -482,31 +483,36 @@ class Service:
                 from openbg_emulator import models
 
                 models.get_segmenter(settings=self.settings)
+            log.info("model loaded; warming up")
+            self._warm_pipeline()  # before ready: the first real request must not pay one-time costs
             self.ready.set()
-            log.info("model loaded; ready")
-            self._warm_pipeline()  # in the background: readyz already answers 200
+            log.info("warm-up done; ready")
         except Exception as e:  # noqa: BLE001 - reported on /readyz and in the log
             self.load_error = str(e)
             log.error("model failed to load: %s", e)
 
     def _warm_pipeline(self) -> None:
-        """Run one small removal so that the first real request does not pay one-time costs (JIT, lazy
-        model loads). A failure here is logged, not fatal: the model itself loaded."""
-        try:
-            import io
+        """Run one full-size and one preview removal of a synthetic photo, so that the first real request
+        pays none of the one-time costs (numba-compiled matting kernels, lazy model loads, the preview
+        session). A failure here is logged, not fatal: the model itself loaded."""
+        import io
 
-            from PIL import Image, ImageDraw
+        from PIL import Image, ImageDraw, ImageFilter
 
-            from openbg_emulator.options import parse_options
+        from openbg_emulator.options import parse_options
 
-            im = Image.new("RGB", (96, 72), (235, 235, 235))
-            ImageDraw.Draw(im).ellipse((30, 12, 66, 60), fill=(180, 40, 40))
-            buf = io.BytesIO()
-            im.save(buf, "PNG")
-            data = buf.getvalue()
-            self.engine_fn("remove")(data, parse_options({"image_file": data}), bg_image=None)
-        except Exception as e:  # noqa: BLE001 - e.g. unknown_foreground on the tiny image is fine
-            log.info("warm-up removal: %s", e)
+        im = Image.new("RGB", (640, 480), (228, 230, 232))  # > 0.25 MP: the band matting runs at size=full
+        draw = ImageDraw.Draw(im)
+        draw.ellipse((200, 90, 440, 410), fill=(176, 48, 40))
+        draw.rectangle((290, 40, 350, 120), fill=(60, 60, 70))
+        buf = io.BytesIO()
+        im.filter(ImageFilter.GaussianBlur(1.5)).save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+        for size in ("full", "preview"):
+            try:
+                self.engine_fn("remove")(data, parse_options({"image_file": data, "size": size}), bg_image=None)
+            except Exception as e:  # noqa: BLE001 - e.g. unknown_foreground is fine: the steps before it ran
+                log.info("warm-up removal (size=%s): %s", size, e)
         if self.settings.workers > 1:
             try:  # concurrent inferences run on a one-thread session (models.Concurrency): make it now
                 from openbg_emulator import models
@@ -631,11 +637,21 @@ class Service:
         self.consume_rate(ctx, int(quote.rate_cost))
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
-        if not await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview)):
+        can_pay = await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview))
+        if not can_pay and options.size == "auto" and not quote.preview:
+            # size=auto is "the highest resolution available for the image and the account's credits":
+            # with too few credits for a full-size result, a preview (free call or 0.25 credits) it is.
+            preview_options = dataclasses.replace(options, size="preview")
+            preview_quote = self.engine_fn("quote")(info, preview_options)
+            if await self._db(self.accounts.can_pay, key, float(preview_quote.credits), bool(preview_quote.preview)):
+                options, quote, can_pay = preview_options, preview_quote, True
+        if not can_pay:
             raise ApiError(
                 "insufficient_credits",
-                detail=f"This request costs {fmt_credits(quote.credits)} credits; the balance is too low "
-                       "and no free calls are left for it",
+                detail=f"This request costs {fmt_credits(quote.credits)} "
+                       f"credit{'' if quote.credits == 1 else 's'}; the balance is too low"
+                       + (" and no free calls are left for it" if quote.preview
+                          else " (free calls pay for previews only: ask for size=preview or size=auto)"),
             )
         result = await self.pool.run(self.engine_fn("remove"), data, options, bg_image=bg)
         preview = bool(getattr(result, "preview", float(result.credits) <= 0.25 + 1e-9))
@@ -835,7 +851,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
     async def readyz(request: Request) -> Response:
         if svc.ready.is_set():
             return json_response({"status": "ready"})
-        detail = svc.load_error or "The model is loading"
+        detail = svc.load_error or "The model is loading and warming up"
         return error_response(ApiError("server_busy", status=503, title="Not ready", detail=detail,
                                        headers={"Retry-After": "1"}))
 

@@ -239,6 +239,9 @@ def _pick_address(host: str, port: int, allow_private: bool, resolver: Resolver,
     if allow_private:
         raise _Fail(f"refused address {candidates[0]} for host {host} (link-local, cloud metadata, multicast or "
                     "reserved: refused even with private URLs allowed)")
+    if not is_never_allowed(candidates[0]):  # loopback or private: the operator may open these
+        raise _Fail(f"refused address {candidates[0]} for host {host} (loopback or private network); the "
+                    "server's operator can allow such addresses with OPENBG_ALLOW_PRIVATE_URLS=1")
     raise _Fail(f"refused address {candidates[0]} for host {host} (loopback, private, link-local or reserved)")
 
 

@@ -9,7 +9,7 @@ Three lines cut out a photo::
 
 from __future__ import annotations
 
-from ._retry import RetryPolicy
+from ._retry import RetryEvent, RetryPolicy
 from .client import (
     DEFAULT_BASE_URL,
     AsyncRemoveBg,
@@ -63,6 +63,7 @@ __all__ = [
     "RemoveBgTimeoutError",
     "RequestTimeoutError",
     "Result",
+    "RetryEvent",
     "RetryPolicy",
     "ServerError",
     "ShadowOpacity",

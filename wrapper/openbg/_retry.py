@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import RateLimitError, RemoveBgConnectionError, RemoveBgError, RequestTimeoutError, ServerError
 
-__all__ = ["RetryPolicy", "logger"]
+__all__ = ["RetryEvent", "RetryPolicy", "logger"]
 
 logger = logging.getLogger("openbg")
 
@@ -79,6 +79,23 @@ class RetryPolicy:
         if self.total_timeout is not None and elapsed + delay >= self.total_timeout:
             return None
         return delay
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """What a client's ``on_retry`` callback is told before it waits to retry a call.
+
+    Attributes:
+        method: the call (``removebg``, ``account``, ``improve``).
+        error: the error that is retried (a :class:`~openbg.RateLimitError` for a 429).
+        attempt: the retry about to be made (1 for the first retry).
+        delay: seconds the client waits before it.
+    """
+
+    method: str
+    error: RemoveBgError
+    attempt: int
+    delay: float
 
 
 def log_retry(method: str, error: RemoveBgError, retry_index: int, delay: float) -> None:

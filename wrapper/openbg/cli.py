@@ -14,19 +14,34 @@ import importlib
 import inspect
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args
+from urllib.parse import parse_qsl, urlsplit
 
 import click
 
-from .client import DEFAULT_BASE_URL, AsyncRemoveBg, RemoveBg
-from .errors import RemoveBgError
+from ._retry import RetryEvent
+from .client import (
+    DEFAULT_BASE_URL,
+    AsyncRemoveBg,
+    Channels,
+    Format,
+    Quality,
+    RemoveBg,
+    ShadowType,
+    Size,
+    SubjectType,
+    TypeLevel,
+)
+from .errors import AuthenticationError, PaymentRequiredError, RemoveBgError
 from .zipcompose import zip2png as _zip2png
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".webp")
 OUTPUT_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".zip": "zip"}
 
 
@@ -42,19 +57,37 @@ def main() -> None:
 
 @dataclass(frozen=True)
 class Job:
-    """One image to process: where it comes from, where it goes, in which format."""
+    """One image to process: where it comes from (a file or an http(s) URL), where it goes, in which format."""
 
-    source: Path
+    source: Path | str
     target: Path
     format: str  # what to ask for: png (via ZIP), jpg, webp, zip
 
+    @property
+    def name(self) -> str:
+        """The source's stem: the output's default name."""
+        if isinstance(self.source, Path):
+            return self.source.stem
+        return url_stem(self.source)
 
-def expand_inputs(inputs: Sequence[str]) -> list[Path]:
-    """Files, folders (their images, not recursive) and globs (``**`` recursive) → image files."""
-    found: list[Path] = []
+
+def is_url(item: str) -> bool:
+    return item.lower().startswith(("http://", "https://"))
+
+
+def url_stem(url: str) -> str:
+    """``https://host/a/cat.jpg?x=1`` → ``cat``; a URL without a file name → ``image``."""
+    return PurePosixPath(urlsplit(url).path).stem or "image"
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Path | str]:
+    """Files, folders (their images, not recursive), globs (``**`` recursive) and http(s) URLs → sources."""
+    found: list[Path | str] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
+        if is_url(item):
+            found.append(item)
+        elif path.is_dir():
             found.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
         elif path.is_file():
             found.append(path)
@@ -66,13 +99,13 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
             found.extend(files)
         else:
             raise click.UsageError(f"no such file or folder: {item}")
-    unique: dict[Path, None] = {}
+    unique: dict[Path | str, None] = {}
     for p in found:
-        unique.setdefault(p.resolve(), None)
+        unique.setdefault(p.resolve() if isinstance(p, Path) else p, None)
     return list(unique)
 
 
-def plan_jobs(sources: list[Path], output: Path, fmt: str) -> list[Job]:
+def plan_jobs(sources: Sequence[Path | str], output: Path, fmt: str) -> list[Job]:
     """Map inputs to outputs: ``output`` is a file for one input with an image suffix, else a folder."""
     if not sources:
         raise click.UsageError("no input images")
@@ -88,14 +121,54 @@ def plan_jobs(sources: list[Path], output: Path, fmt: str) -> list[Job]:
     jobs: list[Job] = []
     used: set[str] = set()
     for src in sources:
-        name = f"{src.stem}.{ext}"
+        stem = src.stem if isinstance(src, Path) else url_stem(src)
+        name = f"{stem}.{ext}"
         n = 1
         while name.lower() in used:  # two inputs with the same stem
-            name = f"{src.stem}-{n}.{ext}"
+            name = f"{stem}-{n}.{ext}"
             n += 1
         used.add(name.lower())
         jobs.append(Job(src, output / name, ext))
     return jobs
+
+
+#: Output tiers that are previews whatever the image (0.25 credits; free calls pay for them).
+_PREVIEW_SIZES = frozenset({"preview", "small", "regular"})
+#: remove.bg's preview tier: outputs of at most this many pixels cost 0.25 credits.
+_PREVIEW_PIXELS = 250_000
+
+
+def estimate_credits(jobs: Sequence[Job], size: str) -> float:
+    """The most credits a batch can cost: 0.25 for a preview-tier output, 1 for any other.
+
+    A file's size is read from its header (nothing is decoded); a URL is counted as a full-size result.
+    """
+    if size in _PREVIEW_SIZES:
+        return 0.25 * len(jobs)
+    from PIL import Image
+
+    total = 0.0
+    for job in jobs:
+        cost = 1.0
+        if isinstance(job.source, Path):
+            try:
+                with Image.open(job.source) as im:
+                    cost = 0.25 if im.width * im.height <= _PREVIEW_PIXELS else 1.0
+            except (OSError, ValueError):
+                pass  # the server says what is wrong with it
+        total += cost
+    return total
+
+
+def parse_extra_options(values: Sequence[str]) -> dict[str, str]:
+    """``--extra-api-options "a=1&b=2"`` (repeatable; each ``key=value`` pairs in query-string form)."""
+    out: dict[str, str] = {}
+    for value in values:
+        pairs = parse_qsl(value, keep_blank_values=True, strict_parsing=False)
+        if not pairs or any(not k for k, _ in pairs):
+            raise click.BadParameter(f"use key=value[&key=value...], got {value!r}", param_hint="--extra-api-options")
+        out.update(pairs)
+    return out
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
@@ -108,10 +181,14 @@ def _write_atomic(target: Path, data: bytes) -> None:
 # ---------------------------------------------------------------------------------------------
 # openbg remove
 
-FORMATS = ["auto", "png", "jpg", "zip", "webp"]
-SIZES = ["preview", "small", "regular", "medium", "hd", "full", "4k", "50MP", "auto"]
-TYPES = ["auto", "person", "product", "car", "animal", "graphic", "transportation"]
-SHADOWS = ["car", "3D", "drop", "none", "auto"]
+# The choices come from the client's types, which come from openapi.yaml: a regenerated spec updates them.
+FORMATS = list(get_args(Format))
+SIZES = list(get_args(Size))
+TYPES = list(get_args(SubjectType))
+TYPE_LEVELS = list(get_args(TypeLevel))
+CHANNELS = list(get_args(Channels))
+QUALITIES = list(get_args(Quality))
+SHADOWS = list(get_args(ShadowType))
 
 
 def _parse_per_type(values: tuple[str, ...], what: str) -> str | dict[str, str] | None:
@@ -137,6 +214,8 @@ def _remote_options(opts: dict[str, Any]) -> dict[str, Any]:
         "position": opts["position"], "channels": opts["channels"], "add_shadow": opts["add_shadow"],
         "semitransparency": opts["semitransparency"], "bg_color": opts["bg_color"], "quality": opts["quality"],
     }
+    if opts.get("extra_fields"):
+        kw["extra_fields"] = opts["extra_fields"]
     shadow_type = _parse_per_type(opts["shadow_type"], "--shadow-type")
     if shadow_type is not None:
         kw["shadow_type"] = shadow_type
@@ -152,17 +231,53 @@ def _remote_options(opts: dict[str, Any]) -> dict[str, Any]:
     return kw
 
 
+@dataclass
+class Outcome:
+    """What a batch did: how many were written, which failed, and why it stopped early (if it did)."""
+
+    done: int = 0
+    failures: list[tuple[Job, str]] = field(default_factory=list)
+    stopped: str | None = None  # an error that makes every further request fail (401/402/403)
+    not_sent: int = 0
+
+
+#: Errors that every later request of the batch would get too: stop sending at the first one.
+FATAL_ERRORS = (AuthenticationError, PaymentRequiredError)
+
+
 async def _run_remote(
     jobs: list[Job], kw: dict[str, Any], *, api_key: str | None, base_url: str, parallel: int,
     retries: int, timeout: float, quiet: bool,
-) -> list[tuple[Job, str]]:
-    failures: list[tuple[Job, str]] = []
+) -> Outcome:
+    outcome = Outcome()
+    failures = outcome.failures
     sem = asyncio.Semaphore(parallel)
     progress = _progress(quiet)
-    async with AsyncRemoveBg(api_key, base_url, retries=retries, timeout=timeout) as client:
+    task = progress.add_task("removing backgrounds", total=len(jobs))
+    waits: list[float] = []  # when a rate-limit wait ends (monotonic), one per waiting request
 
-        async def one(job: Job, task: Any) -> None:
+    def on_retry(event: RetryEvent) -> None:
+        if event.error.status == 429:
+            waits.append(time.monotonic() + event.delay)
+
+    async def countdown() -> None:  # "rate limited: resuming in 42 s" instead of a bar that looks hung
+        while True:
+            now = time.monotonic()
+            waits[:] = [w for w in waits if w > now]
+            label = "removing backgrounds"
+            if waits:
+                label = f"rate limited (429): resuming in {max(waits) - now:.0f} s"
+            progress.update(task, description=label)
+            await asyncio.sleep(0.5)
+
+    async with AsyncRemoveBg(api_key, base_url, retries=retries, timeout=timeout, on_retry=on_retry) as client:
+
+        async def one(job: Job) -> None:
             async with sem:
+                if outcome.stopped is not None:
+                    outcome.not_sent += 1
+                    progress.advance(task)
+                    return
                 try:
                     as_png = job.format == "png" and kw["channels"] != "alpha"
                     result = await client.remove_background(
@@ -170,23 +285,38 @@ async def _run_remote(
                         prefer_zip=as_png, **kw,
                     )
                     await asyncio.to_thread(_write_atomic, job.target, result.content)
+                    outcome.done += 1
+                except FATAL_ERRORS as exc:
+                    if outcome.stopped is None:
+                        outcome.stopped = str(exc)
+                    failures.append((job, str(exc)))
                 except (RemoveBgError, OSError, ValueError) as exc:
                     failures.append((job, str(exc)))
                 finally:
                     progress.advance(task)
 
-        with progress:
-            task = progress.add_task("removing backgrounds", total=len(jobs))
-            await asyncio.gather(*(one(j, task) for j in jobs))
-    return failures
+        ticker = asyncio.create_task(countdown())
+        try:
+            with progress:
+                await asyncio.gather(*(one(j) for j in jobs))
+        finally:
+            ticker.cancel()
+    return outcome
 
 
 def _progress(quiet: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), disable=quiet, transient=False,
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=quiet, transient=False,
     )
 
 
@@ -209,9 +339,9 @@ def _local_engine(opts: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return remove_local, {k: v for k, v in kw.items() if takes_any or k in params}
 
 
-def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> list[tuple[Job, str]]:
+def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> Outcome:
     remove_local, call = _local_engine(opts)
-    failures: list[tuple[Job, str]] = []
+    outcome = Outcome()
     with _progress(quiet or len(jobs) < 2) as progress:
         task = progress.add_task("removing backgrounds", total=len(jobs))
         for job in jobs:
@@ -219,11 +349,12 @@ def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> list[tu
                 out = remove_local(job.source, job.target, format=job.format, **call)
                 if isinstance(out, (bytes, bytearray)):
                     _write_atomic(job.target, bytes(out))
+                outcome.done += 1
             except Exception as exc:  # noqa: BLE001 — the engine's ApiError and I/O errors are reported per file
-                failures.append((job, str(exc)))
+                outcome.failures.append((job, str(exc)))
             finally:
                 progress.advance(task)
-    return failures
+    return outcome
 
 
 def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
@@ -236,6 +367,110 @@ def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
         sys.exit(1)
 
 
+@dataclass(frozen=True)
+class Runner:
+    """How the jobs of one ``openbg remove`` run are carried out (over HTTP or with the local engine)."""
+
+    opts: dict[str, Any]
+    local: bool
+    api_key: str | None
+    base_url: str
+    parallel: int
+    retries: int
+    timeout: float
+    quiet: bool
+
+    def run(self, jobs: list[Job]) -> Outcome:
+        if self.local:
+            return _run_local(jobs, self.opts, quiet=self.quiet)
+        kw = _remote_options(self.opts)
+        return asyncio.run(_run_remote(
+            jobs, kw, api_key=self.api_key, base_url=self.base_url, parallel=self.parallel,
+            retries=self.retries, timeout=self.timeout, quiet=self.quiet,
+        ))
+
+
+def _report(outcome: Outcome, skipped: int) -> bool:
+    """Print the summary and the failures; True when everything asked for was done."""
+    failures = outcome.failures
+    if outcome.stopped is not None:
+        click.echo(f"stopped: {outcome.stopped} — every further request would fail the same way; "
+                   f"{outcome.not_sent} image(s) not sent", err=True)
+    click.echo(f"{outcome.done} done, {skipped} skipped, {len(failures)} failed"
+               + (f", {outcome.not_sent} not sent" if outcome.not_sent else ""), err=True)
+    for job, message in failures:
+        click.echo(f"FAILED {job.source}: {message}", err=True)
+    return not failures and outcome.stopped is None
+
+
+#: A watched file that was processed (or skipped): never again.
+_HANDLED = (-1, -1.0)
+
+
+def _stable_new_files(folders: Sequence[Path], seen: dict[Path, tuple[int, float]]) -> Iterator[Path]:
+    """Images in ``folders`` not handled yet whose size and mtime did not change since the last poll
+    (a file still being copied in waits for the next poll)."""
+    for folder in folders:
+        try:
+            entries = sorted(p.resolve() for p in folder.iterdir())
+        except OSError:
+            continue
+        for p in entries:
+            if p.name.startswith(".") or p.suffix.lower() not in IMAGE_SUFFIXES or seen.get(p) == _HANDLED:
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            stamp = (st.st_size, st.st_mtime)
+            if st.st_size > 0 and seen.get(p) == stamp:
+                seen[p] = _HANDLED
+                yield p
+            else:
+                seen[p] = stamp
+
+
+def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reprocess_existing: bool,
+           interval: float = 1.0) -> None:
+    """``openbg remove --watch``: process images as they arrive in ``folders`` until interrupted."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise click.UsageError(f"--watch needs folders: {folder} is not one")
+    if output.exists() and not output.is_dir():
+        raise click.UsageError(f"{output} is a file; with --watch -o must be a folder")
+    output.mkdir(parents=True, exist_ok=True)
+    ext = "png" if fmt == "auto" else fmt
+    seen: dict[Path, tuple[int, float]] = {}
+    if not reprocess_existing:  # images already there whose output exists count as handled
+        for folder in folders:
+            for p in folder.iterdir():
+                if (output / f"{p.stem}.{ext}").exists():
+                    seen[p.resolve()] = _HANDLED
+    stop = False
+
+    def interrupted(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    click.echo(f"watching {', '.join(map(str, folders))} (Ctrl-C to stop)", err=True)
+    try:
+        while not stop:
+            new = list(_stable_new_files(folders, seen))
+            if new:
+                jobs = [Job(p, output / f"{p.stem}.{ext}", ext) for p in new]
+                outcome = runner.run(jobs)
+                _report(outcome, 0)
+                if outcome.stopped is not None:
+                    sys.exit(1)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("stopped watching", err=True)
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
@@ -244,9 +479,10 @@ def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
 @click.option("--api-key", envvar="REMOVE_BG_API_KEY", help="API key [env REMOVE_BG_API_KEY].")
 @click.option("--base-url", envvar="OPENBG_BASE_URL", default=DEFAULT_BASE_URL, show_default=True,
               help="API root [env OPENBG_BASE_URL].")
-@click.option("--size", type=click.Choice(SIZES, case_sensitive=False), default="preview", show_default=True)
+@click.option("--size", type=click.Choice(SIZES, case_sensitive=False), default="auto", show_default=True,
+              help="Output size; auto: the highest the image and the account's credits allow.")
 @click.option("--type", "type_", type=click.Choice(TYPES), default="auto", show_default=True)
-@click.option("--type-level", type=click.Choice(["none", "1", "2", "latest"]), default="1", show_default=True)
+@click.option("--type-level", type=click.Choice(TYPE_LEVELS), default="1", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="auto/png outputs are PNG, fetched as ZIP and composed locally.")
 @click.option("--roi", help='Region of interest "x1 y1 x2 y2" (px or %).')
@@ -254,56 +490,72 @@ def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
 @click.option("--crop-margin", help='e.g. "10px" or "5% 10%".')
 @click.option("--scale", help='"10%".."100%" or original.')
 @click.option("--position", help='original, center or "X% Y%".')
-@click.option("--channels", type=click.Choice(["rgba", "alpha"]), default="rgba", show_default=True)
+@click.option("--channels", type=click.Choice(CHANNELS), default="rgba", show_default=True)
 @click.option("--add-shadow", is_flag=True, help="Deprecated remove.bg flag (car shadow).")
 @click.option("--shadow-type", multiple=True, help=f"One of {', '.join(SHADOWS)}, or TYPE=KIND (repeatable).")
 @click.option("--shadow-opacity", multiple=True, help="0-100 or auto, or TYPE=N (repeatable).")
 @click.option("--semitransparency/--no-semitransparency", default=True, show_default=True)
 @click.option("--bg-color", help='Hex ("81d4fa", "81d4fa77") or a colour name.')
 @click.option("--bg-image", help="Background image: a file or an http(s) URL.")
-@click.option("--quality", type=click.Choice(["fast", "balanced", "best"]), help="Emulator extension.")
+@click.option("--quality", type=click.Choice(QUALITIES), help="Emulator extension.")
+@click.option("--extra-api-options", multiple=True, metavar="KEY=VALUE[&...]",
+              help="More API fields sent as they are, e.g. 'shadow_type=drop&crop=true' (repeatable).")
+@click.option("--confirm-batch-over", default=50, show_default=True, type=int, metavar="N",
+              help="Ask before a batch of more than N images, with its credit estimate (-1: never ask).")
 @click.option("--reprocess-existing", is_flag=True, help="Process inputs whose output already exists.")
+@click.option("--watch", is_flag=True, help="Keep running: process images as they arrive in the INPUT folders.")
 @click.option("--parallel", default=5, show_default=True, type=click.IntRange(1, 64), help="Uploads at a time.")
 @click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20))
 @click.option("--timeout", default=60.0, show_default=True, type=float, help="HTTP timeout in seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every retry.")
 def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | None, base_url: str,
-           type_: str, fmt: str, reprocess_existing: bool, parallel: int, retries: int, timeout: float,
+           type_: str, fmt: str, extra_api_options: tuple[str, ...], confirm_batch_over: int,
+           reprocess_existing: bool, watch: bool, parallel: int, retries: int, timeout: float,
            quiet: bool, verbose: bool, **opts: Any) -> None:
-    """Remove the background of INPUT... (files, folders, globs) into OUTPUT."""
+    """Remove the background of INPUT... (files, folders, globs, http(s) URLs) into OUTPUT.
+
+    Stops at the first error that every further request would get too (a wrong key, no credits).
+    """
     if verbose:
         import logging
 
         logging.basicConfig(format="%(message)s")
         logging.getLogger("openbg").setLevel(logging.DEBUG)
     opts["type"] = type_
+    opts["extra_fields"] = parse_extra_options(extra_api_options)
     if "-" in inputs:
         if not local or len(inputs) != 1:
             raise click.UsageError("'-' (stdin) is one input on its own, with --local")
         _run_local_stdio(output, fmt, opts)
         return
+    if local and any(is_url(i) for i in inputs):
+        raise click.UsageError("URL inputs are downloaded by the API's server: drop --local, or download first")
+    if local and opts["extra_fields"]:
+        raise click.UsageError("--extra-api-options is sent to an API: it does not apply with --local")
+    if not local and not api_key:
+        raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
+    runner = Runner(opts, local, api_key, base_url, parallel, retries, timeout,
+                    quiet or not sys.stderr.isatty())
+    if watch:
+        _watch([Path(i) for i in inputs], output, fmt, runner, reprocess_existing)
+        return
     jobs = plan_jobs(expand_inputs(inputs), output, fmt)
+    if len(jobs) == 1 and jobs[0].target == output and output.exists() and not reprocess_existing:
+        raise click.ClickException(f"{output} exists: pass --reprocess-existing to overwrite it")
     todo = [j for j in jobs if reprocess_existing or not j.target.exists()]
     skipped = len(jobs) - len(todo)
     if skipped:
         click.echo(f"skipping {skipped} existing output(s) (use --reprocess-existing)", err=True)
     if not todo:
+        click.echo(f"0 done, {skipped} skipped, 0 failed", err=True)
         return
-    if local:
-        failures = _run_local(todo, opts, quiet=quiet or not sys.stderr.isatty())
-    else:
-        if not api_key:
-            raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
-        failures = asyncio.run(_run_remote(
-            todo, _remote_options(opts), api_key=api_key, base_url=base_url, parallel=parallel,
-            retries=retries, timeout=timeout, quiet=quiet or not sys.stderr.isatty(),
-        ))
-    done = len(todo) - len(failures)
-    click.echo(f"{done} done, {skipped} skipped, {len(failures)} failed", err=True)
-    for job, message in failures:
-        click.echo(f"FAILED {job.source}: {message}", err=True)
-    if failures:
+    if 0 <= confirm_batch_over < len(todo):
+        credits = estimate_credits(todo, opts["size"]) if not local else 0.0
+        cost = f", up to {credits:g} credits (size={opts['size']}; free calls may pay for previews)" if not local else ""
+        click.confirm(f"Process {len(todo)} images{cost}?", abort=True, err=True)
+    outcome = runner.run(todo)
+    if not _report(outcome, skipped):
         sys.exit(1)
 
 

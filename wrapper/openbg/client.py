@@ -14,13 +14,21 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Literal, Self
+from typing import Self, TypeAlias
 
 import httpx
+from removebg_api.models import channels as _gen_channels
+from removebg_api.models import format_ as _gen_format
+from removebg_api.models import quality as _gen_quality
+from removebg_api.models import shadow_opacity_auto as _gen_shadow_opacity_auto
+from removebg_api.models import shadow_type as _gen_shadow_type
+from removebg_api.models import size as _gen_size
+from removebg_api.models import subject_type as _gen_subject_type
+from removebg_api.models import type_level as _gen_type_level
 
 from . import _generated as gen
 from ._inputs import BgImageInput, ImageInput, Source, prepare_bg_image, prepare_image
-from ._retry import RetryPolicy, log_retry
+from ._retry import RetryEvent, RetryPolicy, log_retry
 from .errors import RemoveBgConnectionError, RemoveBgError, RemoveBgTimeoutError, error_from_response
 from .results import Account, Result
 from .zipcompose import zip2png
@@ -43,22 +51,25 @@ DEFAULT_BASE_URL = "https://api.remove.bg/v1.0"
 API_KEY_ENV = "REMOVE_BG_API_KEY"
 BASE_URL_ENV = "OPENBG_BASE_URL"
 
+# The parameter types are the generated client's (made from openapi.yaml's enums): a value added to the spec
+# and regenerated (./codegen.sh) is accepted here, by mypy and by the CLI's choices, with no hand edit.
 #: Output size tier (``small``/``regular`` are aliases of ``preview``, ``4k`` of ``full``).
-Size = Literal["preview", "small", "regular", "medium", "hd", "full", "4k", "50MP", "auto"]
+Size: TypeAlias = _gen_size.Size
 #: Foreground type hint.
-SubjectType = Literal["auto", "person", "product", "car", "animal", "graphic", "transportation"]
+SubjectType: TypeAlias = _gen_subject_type.SubjectType
 #: Granularity of the detected class reported as ``Result.type`` (``none``: not reported).
-TypeLevel = Literal["none", "1", "2", "latest"]
+TypeLevel: TypeAlias = _gen_type_level.TypeLevel
 #: Result format (``zip`` = ``color.jpg`` + ``alpha.png``).
-Format = Literal["auto", "png", "jpg", "zip", "webp"]
+Format: TypeAlias = _gen_format.Format
 #: ``rgba`` (cut-out) or ``alpha`` (the matte only).
-Channels = Literal["rgba", "alpha"]
+Channels: TypeAlias = _gen_channels.Channels
 #: Shadow kind; a mapping ``{detected type: kind}`` sets types individually.
-ShadowType = Literal["car", "3D", "drop", "none", "auto"]
+ShadowType: TypeAlias = _gen_shadow_type.ShadowType
 #: Shadow opacity 0–100 or ``"auto"``; a mapping ``{detected type: opacity}`` sets types individually.
-ShadowOpacity = int | Literal["auto"]
+ShadowOpacity: TypeAlias = int | _gen_shadow_opacity_auto.ShadowOpacityAuto
 #: Emulator extension: speed/quality trade-off of the matting (ignored by remove.bg).
-Quality = Literal["fast", "balanced", "best"]
+Quality: TypeAlias = _gen_quality.Quality
+
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
@@ -128,6 +139,21 @@ def _resolve_key(api_key: str | None) -> str:
     return key
 
 
+#: Prefix of the keys an openbg server issues (``openbg keys create``).
+OPENBG_KEY_PREFIX = "obg_"
+
+
+def _check_key_matches_server(api_key: str, base_url: str) -> None:
+    """Refuse to send an openbg key, and the photos with it, to remove.bg's own API by mistake."""
+    host = (httpx.URL(base_url).host or "").lower()
+    if api_key.startswith(OPENBG_KEY_PREFIX) and (host == "remove.bg" or host.endswith(".remove.bg")):
+        raise ValueError(
+            f"this is an openbg server's key ({OPENBG_KEY_PREFIX}…), but the client would send it and your images "
+            f"to {host}: pass base_url=... or set {BASE_URL_ENV} to your openbg server "
+            "(for example http://127.0.0.1:5000/v1.0)"
+        )
+
+
 def _timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
@@ -160,9 +186,12 @@ class _Base:
         retry_policy: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         verify_ssl: bool = True,
+        on_retry: Callable[[RetryEvent], object] | None = None,
     ) -> None:
         self.api_key = _resolve_key(api_key)
+        self.on_retry = on_retry
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+        _check_key_matches_server(self.api_key, self.base_url)
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy(retries=retries)
         from . import __version__
 
@@ -177,6 +206,11 @@ class _Base:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _before_retry(self, what: str, error: RemoveBgError, retry: int, delay: float) -> None:
+        log_retry(what, error, retry, delay)
+        if self.on_retry is not None:
+            self.on_retry(RetryEvent(what, error, retry + 1, delay))
 
     @staticmethod
     def _removebg_request(image: ImageInput, bg_image: BgImageInput | None, fields: dict[str, str],
@@ -222,6 +256,8 @@ class RemoveBg(_Base):
         retry_policy: full retry configuration (overrides ``retries``).
         headers: extra headers sent with every request.
         verify_ssl: verify TLS certificates.
+        on_retry: called with a :class:`RetryEvent` before each wait for a retry (to show a rate-limit
+            countdown, say); retries are also logged at DEBUG level on the ``openbg`` logger.
 
     Use it as a context manager, or call :meth:`close`, to release connections.
     """
@@ -245,8 +281,8 @@ class RemoveBg(_Base):
         finally:
             gen.deadline.reset(token)
 
-    @staticmethod
-    def _attempts(what: str, send: Callable[[], gen.RawResponse], policy: RetryPolicy, start: float) -> gen.RawResponse:
+    def _attempts(self, what: str, send: Callable[[], gen.RawResponse], policy: RetryPolicy,
+                  start: float) -> gen.RawResponse:
         retry = 0
         while True:
             try:
@@ -260,7 +296,7 @@ class RemoveBg(_Base):
             delay = policy.delay_for(error, retry, time.monotonic() - start)
             if delay is None:
                 raise error
-            log_retry(what, error, retry, delay)
+            self._before_retry(what, error, retry, delay)
             time.sleep(delay)
             retry += 1
 
@@ -286,6 +322,7 @@ class RemoveBg(_Base):
         bg_image: BgImageInput | None = None,
         quality: Quality | None = None,
         prefer_zip: bool = False,
+        extra_fields: Mapping[str, str] | None = None,
     ) -> Result:
         """Remove the background of ``image`` (``POST /removebg``).
 
@@ -311,6 +348,8 @@ class RemoveBg(_Base):
             quality: emulator extension (``fast``/``balanced``/``best``); omit for remove.bg.
             prefer_zip: ask for ``format=zip`` (smaller, faster, above 10 MP) and compose the PNG
                 locally; the result's ``content`` is then that PNG (``zip_content`` keeps the ZIP).
+            extra_fields: more form fields sent as they are (an API option this client has no keyword
+                for yet); a name given here replaces the keyword's value.
 
         Raises:
             BadRequestError, InsufficientCreditsError, AuthenticationError, RequestTimeoutError, RateLimitError,
@@ -322,6 +361,7 @@ class RemoveBg(_Base):
             add_shadow=add_shadow, shadow_type=shadow_type, shadow_opacity=shadow_opacity,
             semitransparency=semitransparency, bg_color=bg_color, quality=quality,
         )
+        fields.update(extra_fields or {})
         src, bg, fields = self._removebg_request(image, bg_image, fields, prefer_zip)
         resp = self._call("removebg", lambda: gen.removebg_sync(self._generated, src, bg, fields))
         return self._result(resp, prefer_zip)
@@ -386,7 +426,7 @@ class AsyncRemoveBg(_Base):
             delay = policy.delay_for(error, retry, time.monotonic() - start)
             if delay is None:
                 raise error
-            log_retry(what, error, retry, delay)
+            self._before_retry(what, error, retry, delay)
             await asyncio.sleep(delay)
             retry += 1
 
@@ -412,6 +452,7 @@ class AsyncRemoveBg(_Base):
         bg_image: BgImageInput | None = None,
         quality: Quality | None = None,
         prefer_zip: bool = False,
+        extra_fields: Mapping[str, str] | None = None,
     ) -> Result:
         """Remove the background of ``image``; see :meth:`RemoveBg.remove_background`."""
         fields = _fields(
@@ -420,6 +461,7 @@ class AsyncRemoveBg(_Base):
             add_shadow=add_shadow, shadow_type=shadow_type, shadow_opacity=shadow_opacity,
             semitransparency=semitransparency, bg_color=bg_color, quality=quality,
         )
+        fields.update(extra_fields or {})
         src, bg, fields = self._removebg_request(image, bg_image, fields, prefer_zip)
         resp = await self._call("removebg", lambda: gen.removebg_async(self._generated, src, bg, fields))
         if prefer_zip:

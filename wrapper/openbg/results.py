@@ -185,17 +185,49 @@ class Result:
         return image
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the result to ``path`` and return it as a :class:`~pathlib.Path`.
+        """Write the result to ``path`` in the format its extension names, and return it as a :class:`~pathlib.Path`.
 
-        A ZIP result saved to a ``*.png`` path is composed into an RGBA PNG;
-        otherwise the bytes are written unchanged.
+        ``.png``, ``.jpg``/``.jpeg`` and ``.webp`` get that format: bytes already in it are written unchanged,
+        others are converted (a ZIP result is composed first; WebP is written lossless). ``.zip`` takes a ZIP
+        result only. Any other extension gets the bytes unchanged. A result with transparency cannot become
+        a JPEG: that raises :class:`ValueError` (save as ``.png`` or ``.webp``, or ask for ``bg_color``).
         """
         target = Path(path)
+        wanted = _SAVE_FORMATS.get(target.suffix.lower())
         data = self.content
-        if self.is_zip and target.suffix.lower() == ".png":
-            data = zip2png(self.content)
+        if wanted is not None and wanted != self.content_type:
+            data = self._convert(wanted, target)
         target.write_bytes(data)
         return target
+
+    def _convert(self, content_type: str, target: Path) -> bytes:
+        if content_type == "application/zip":
+            raise ValueError(f"cannot save a {self.extension.upper()} result as {target.name}: only a ZIP "
+                             "result (format='zip') is a ZIP file")
+        if content_type == "image/png" and self.is_zip:
+            return zip2png(self.content)
+        image = self.to_pil()
+        out = io.BytesIO()
+        if content_type == "image/jpeg":
+            if image.mode in ("RGBA", "LA", "PA") and image.getchannel("A").getextrema() != (255, 255):
+                raise ValueError(f"cannot save {target.name}: the result has transparency and JPEG has none; "
+                                 "save as .png or .webp, or ask for bg_color")
+            image.convert("L" if image.mode in ("L", "LA") else "RGB").save(out, format="JPEG", quality=95)
+        elif content_type == "image/webp":
+            image.save(out, format="WEBP", lossless=True)
+        else:
+            image.save(out, format="PNG")
+        return out.getvalue()
+
+
+#: File extensions :meth:`Result.save` writes in their own format.
+_SAVE_FORMATS = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".zip": "application/zip",
+}
 
 
 @dataclass(frozen=True)
