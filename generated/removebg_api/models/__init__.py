@@ -6,6 +6,7 @@ from .account_api_sizes import AccountApiSizes
 from .account_attributes import AccountAttributes
 from .account_credits import AccountCredits
 from .account_data import AccountData
+from .at_most_one_background import AtMostOneBackground
 from .channels import Channels
 from .error import Error
 from .error_item import ErrorItem
@@ -15,6 +16,7 @@ from .improve_form import ImproveForm
 from .improve_json import ImproveJson
 from .improve_multipart import ImproveMultipart
 from .improve_result import ImproveResult
+from .one_image_source import OneImageSource
 from .openbg_forced_status import OpenbgForcedStatus
 from .quality import Quality
 from .remove_bg_form import RemoveBgForm
@@ -38,6 +40,7 @@ __all__ = (
     "AccountAttributes",
     "AccountCredits",
     "AccountData",
+    "AtMostOneBackground",
     "Channels",
     "Error",
     "ErrorItem",
@@ -47,6 +50,7 @@ __all__ = (
     "ImproveJson",
     "ImproveMultipart",
     "ImproveResult",
+    "OneImageSource",
     "OpenbgForcedStatus",
     "Quality",
     "RemoveBgForm",

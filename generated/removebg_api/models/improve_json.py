@@ -13,7 +13,7 @@ T = TypeVar("T", bound="ImproveJson")
 
 @_attrs_define
 class ImproveJson:
-    """`POST /improve` as `application/json`."""
+    """`POST /improve` as `application/json`. A field that is `null` counts as absent."""
 
     image_file_b64: str | Unset = UNSET
     """ The image, base64-encoded (a `data:image/...;base64,` prefix and whitespace are

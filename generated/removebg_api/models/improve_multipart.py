@@ -15,7 +15,11 @@ T = TypeVar("T", bound="ImproveMultipart")
 
 @_attrs_define
 class ImproveMultipart:
-    """`POST /improve` as `multipart/form-data` (the only encoding that carries a file)."""
+    """`POST /improve` as `multipart/form-data` (the only encoding that carries a file). Exactly one of `image_file`,
+    `image_file_b64` and `image_url` (else 400 `missing_source` / `multiple_sources`; prose only, as for
+    `RemoveBgMultipart`).
+
+    """
 
     image_file: File | Unset = UNSET
     """ The image file (JPG, PNG or WebP; at most 22 MB and 50 megapixels). """

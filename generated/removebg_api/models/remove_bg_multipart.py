@@ -23,7 +23,13 @@ T = TypeVar("T", bound="RemoveBgMultipart")
 
 @_attrs_define
 class RemoveBgMultipart:
-    """`POST /removebg` as `multipart/form-data` (the only encoding that carries files)."""
+    """`POST /removebg` as `multipart/form-data` (the only encoding that carries files). Exactly one of `image_file`,
+    `image_file_b64` and `image_url` (else 400 `missing_source` / `multiple_sources`), and at most one of
+    `bg_image_file`, `bg_image_url` and `bg_color` (else 400 `multiple_bg_sources`): the form and JSON encodings state
+    this in their schemas; here it is prose only, because schemathesis (4.32) cannot evaluate `not`/`oneOf` over binary
+    parts.
+
+    """
 
     image_file_b64: str | Unset = UNSET
     """ The image, base64-encoded (a `data:image/...;base64,` prefix and whitespace are

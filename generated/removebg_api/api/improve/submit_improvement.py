@@ -162,9 +162,11 @@ def sync_detailed(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
-            carries a file).
+            carries a file). Exactly one of `image_file`, `image_file_b64` and `image_url` (else 400
+            `missing_source` / `multiple_sources`; prose only, as for `RemoveBgMultipart`).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
-        body (ImproveJson): `POST /improve` as `application/json`.
+        body (ImproveJson): `POST /improve` as `application/json`. A field that is `null` counts
+            as absent.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -220,9 +222,11 @@ def sync(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
-            carries a file).
+            carries a file). Exactly one of `image_file`, `image_file_b64` and `image_url` (else 400
+            `missing_source` / `multiple_sources`; prose only, as for `RemoveBgMultipart`).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
-        body (ImproveJson): `POST /improve` as `application/json`.
+        body (ImproveJson): `POST /improve` as `application/json`. A field that is `null` counts
+            as absent.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -273,9 +277,11 @@ async def asyncio_detailed(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
-            carries a file).
+            carries a file). Exactly one of `image_file`, `image_file_b64` and `image_url` (else 400
+            `missing_source` / `multiple_sources`; prose only, as for `RemoveBgMultipart`).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
-        body (ImproveJson): `POST /improve` as `application/json`.
+        body (ImproveJson): `POST /improve` as `application/json`. A field that is `null` counts
+            as absent.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -329,9 +335,11 @@ async def asyncio(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (ImproveMultipart): `POST /improve` as `multipart/form-data` (the only encoding that
-            carries a file).
+            carries a file). Exactly one of `image_file`, `image_file_b64` and `image_url` (else 400
+            `missing_source` / `multiple_sources`; prose only, as for `RemoveBgMultipart`).
         body (ImproveForm): `POST /improve` as `application/x-www-form-urlencoded`.
-        body (ImproveJson): `POST /improve` as `application/json`.
+        body (ImproveJson): `POST /improve` as `application/json`. A field that is `null` counts
+            as absent.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

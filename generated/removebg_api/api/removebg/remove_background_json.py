@@ -165,7 +165,11 @@ def sync_detailed(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
-            that carries files).
+            that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
+            400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
+            `bg_image_url` and `bg_color` (else 400 `multiple_bg_sources`): the form and JSON
+            encodings state this in their schemas; here it is prose only, because schemathesis (4.32)
+            cannot evaluate `not`/`oneOf` over binary parts.
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
         body (RemoveBgJson): `POST /removebg` as `application/json`.
 
@@ -221,7 +225,11 @@ def sync(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
-            that carries files).
+            that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
+            400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
+            `bg_image_url` and `bg_color` (else 400 `multiple_bg_sources`): the form and JSON
+            encodings state this in their schemas; here it is prose only, because schemathesis (4.32)
+            cannot evaluate `not`/`oneOf` over binary parts.
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
         body (RemoveBgJson): `POST /removebg` as `application/json`.
 
@@ -272,7 +280,11 @@ async def asyncio_detailed(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
-            that carries files).
+            that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
+            400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
+            `bg_image_url` and `bg_color` (else 400 `multiple_bg_sources`): the form and JSON
+            encodings state this in their schemas; here it is prose only, because schemathesis (4.32)
+            cannot evaluate `not`/`oneOf` over binary parts.
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
         body (RemoveBgJson): `POST /removebg` as `application/json`.
 
@@ -326,7 +338,11 @@ async def asyncio(
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
-            that carries files).
+            that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
+            400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
+            `bg_image_url` and `bg_color` (else 400 `multiple_bg_sources`): the form and JSON
+            encodings state this in their schemas; here it is prose only, because schemathesis (4.32)
+            cannot evaluate `not`/`oneOf` over binary parts.
         body (RemoveBgForm): `POST /removebg` as `application/x-www-form-urlencoded`.
         body (RemoveBgJson): `POST /removebg` as `application/json`.
 
