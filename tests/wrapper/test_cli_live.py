@@ -106,8 +106,8 @@ def test_account_and_zip2png_commands(live_server: Any, warm_photo: bytes, tmp_p
     assert r.exit_code == 1 and "not a valid ZIP" in r.output
 
 
+@pytest.mark.server_python_only
 def test_local_mode(warm_photo: bytes, tmp_path: Path) -> None:
-    pytest.importorskip("openbg_emulator.cli")
     src = tmp_path / "photo.jpg"
     src.write_bytes(warm_photo)
     r = CliRunner().invoke(main, ["remove", str(src), "-o", str(tmp_path / "out"), "--local", "--size", "preview"])
@@ -116,6 +116,7 @@ def test_local_mode(warm_photo: bytes, tmp_path: Path) -> None:
     assert im.mode == "RGBA" and im.size == (160, 120)
 
 
+@pytest.mark.server_python_only
 def test_local_mode_stdin_to_stdout(warm_photo: bytes, tmp_path: Path) -> None:
     """`openbg remove --local - -o -`: the image on stdin, the PNG on stdout (a real subprocess)."""
     exe = Path(sys.executable).parent / "openbg"
