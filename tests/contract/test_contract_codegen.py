@@ -279,3 +279,42 @@ def test_async_account_and_improve() -> None:
         assert _multipart_fields(rec.requests[-1])["image_filename"] == b"x.png"
 
     asyncio.run(run())
+
+
+def test_a_spec_change_flows_into_the_wrapper(tmp_path: Path) -> None:
+    """The card's second use: edit openapi.yaml, regenerate, and the wrapper (its types, mypy, the CLI's
+    choices) takes the new value with no hand edit. A scratch copy of the repository's spec, codegen and
+    wrapper gets one more ``size`` value; a user's program using it type-checks against that copy and not
+    against the committed client, and ``openbg remove --size`` lists it."""
+    for name in ("openapi.yaml", "codegen.sh", "codegen.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "wrapper", tmp_path / "wrapper", ignore=shutil.ignore_patterns("__pycache__"))
+    spec = (tmp_path / "openapi.yaml").read_text()
+    old = "      enum: [preview, small, regular, medium, hd, full, 4k, 50MP, auto]\n"
+    assert spec.count(old) == 1
+    spec = spec.replace(old, old.replace("auto]", "auto, 8k]"))
+    (tmp_path / "openapi.yaml").write_text(spec)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run([str(tmp_path / "codegen.sh")], cwd=tmp_path, env=env, check=True, capture_output=True,
+                   timeout=180)
+    assert '"8k"' in (tmp_path / "generated" / "removebg_api" / "models" / "size.py").read_text()
+    program = tmp_path / "user.py"
+    program.write_text('from openbg import RemoveBg\nRemoveBg("k", "http://127.0.0.1:9/v1.0")'
+                       '.remove_background("a.jpg", size="8k")\n')
+
+    def mypy(generated: Path, wrapper: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file",
+             str(REPO / "pyproject.toml"), str(program)],
+            env={**env, "MYPYPATH": os.pathsep.join([str(generated), str(wrapper)])}, cwd=tmp_path,
+            capture_output=True, text=True, timeout=300, check=False)
+
+    before = mypy(REPO / "generated", REPO / "wrapper")
+    assert before.returncode == 1 and "Literal['8k']" in before.stdout, before.stdout
+    after = mypy(tmp_path / "generated", tmp_path / "wrapper")
+    assert after.returncode == 0, after.stdout
+    cli = subprocess.run(
+        [sys.executable, "-c", "from openbg.cli import main; main()", "remove", "--help"],
+        env={**env, "PYTHONPATH": os.pathsep.join([str(tmp_path / "generated"), str(tmp_path / "wrapper")])},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert cli.returncode == 0 and "8k" in cli.stdout, cli.stdout + cli.stderr

@@ -40,8 +40,10 @@ class RemoveBgForm:
     * `hd` (legacy): up to 4 megapixels; 1 credit.
     * `full` (alias `4k`): the input's resolution up to 25 megapixels; 1 credit.
     * `50MP`: the input's resolution up to 50 megapixels; 1 credit.
-    * `auto`: the highest resolution available, capped at 25 megapixels; charged for
-      what it delivered (0.25 when the result fits the preview tier).
+    * `auto`: the highest resolution available for the image and the account's credits,
+      capped at 25 megapixels; charged for what it delivered (0.25 when the result fits the
+      preview tier). With too few credits for a full-size result, a preview (a free call
+      when one is left).
     PNG results are limited to 10 megapixels whatever the tier.
      """
     type_: SubjectType | Unset = UNSET
