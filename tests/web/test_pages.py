@@ -148,6 +148,8 @@ def test_env_admin_token_overrides_the_stored_one(emulator_factory) -> None:  # 
 # ----------------------------------------------------------------------------- the browser
 def test_try_it_page_cuts_out_a_photo(web_server, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
     img = photo(tmp_path)
+    browser.get(web_server.root_url + "/")
+    browser.save_screenshot(str(SHOTS / "try-it-empty.png"))
     fill_try_it(browser, web_server.root_url, web_server.api_key, img, fmt="png", size="full")
     wait_for(browser, lambda d: by_id(d, "download").is_displayed(), 120, "the download link")
     assert "Done" in by_id(browser, "msg").text
@@ -275,6 +277,8 @@ def test_admin_console_creates_uses_and_revokes_a_key(web_server, browser, tmp_p
     info = web_server.key_info(kid)
     assert (info.credits, info.rate_limit, info.free_calls) == (6.5, 7, 3)
     browser.save_screenshot(str(SHOTS / "admin-console.png"))
+    browser.execute_script("document.getElementById('ledger').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "admin-ledger.png"))
 
     # revoke it (two clicks) and see the try-it page refused
     rv = browser.find_element(By.CSS_SELECTOR, f'#keys tr[data-id="{kid}"] button.danger')

@@ -40,7 +40,7 @@
       ["Model", s.model || "(not loaded)"],
       ["Runtime", ready.runtime || s.runtime || "–"],
       ["Precision", ready.precision || s.precision || "–"],
-      ["Providers", (ready.providers || s.providers || []).join(", ") || "–"],
+      ["Providers", (ready.providers || s.providers || []).map((p) => String(p).replace("ExecutionProvider", "")).join(", ") || "–"],
       ["Workers", s.workers],
       ["Queue", s.in_flight + " in flight / " + (s.workers + s.queue) + " max"],
       ["Uptime", fmtUptime(s.uptime_s)],
@@ -137,7 +137,7 @@
       const bar = add("rect", { x: x + 1, y: H - B - h, width: Math.max(1, bw - 2), height: h, fill: "#7aa6d6" });
       const t = document.createElementNS(SVG, "title"); t.textContent = d.day + ": " + d.requests + " requests, " + fmt(d.charged) + " credits"; bar.append(t);
       pts.push((x + bw / 2).toFixed(1) + "," + (H - B - (H - T - B) * d.charged / maxCred).toFixed(1));
-      if (i % 7 === 0 || i === n - 1) add("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle" }, d.day.slice(5));
+      if ((i % 7 === 0 && n - 1 - i >= 4) || i === n - 1) add("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle" }, d.day.slice(5));
     });
     add("polyline", { points: pts.join(" "), fill: "none", stroke: "#c0392b", "stroke-width": 2 });
     $("chart").replaceChildren(svg);

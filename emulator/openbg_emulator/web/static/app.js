@@ -91,6 +91,7 @@
       if ($("opacity").value.trim()) fd.append("shadow_opacity", $("opacity").value.trim());
     }
     go.disabled = true;
+    clearResult();
     busy.textContent = "Working…";
     const t0 = performance.now();
     let resp;
@@ -122,7 +123,7 @@
       const ra = resp.headers.get("Retry-After");
       advice = "Rate limit reached for this key" + (ra ? "; try again in " + ra + " s." : ".");
     } else if (resp.status === 503) advice = "The server is busy; try again in a moment.";
-    showError(resp.status + " — " + title + (code ? " (" + code + ")" : ""), [detail, advice].filter(Boolean).join(" "));
+    showError(resp.status + " — " + title + (code ? " (" + code + ")" : ""), detail, advice);
     $("reqid").textContent = "";
   }
 
@@ -153,7 +154,8 @@
     $("downloads").hidden = false;
     if (viewUrl) showImage($("result-view"), viewUrl, "Cut-out result");
     else $("result-view").replaceChildren(placeholder("ZIP result: download it to open."));
-    showOk("Done: " + (h("X-Credits-Charged") ?? "?") + " credits charged.");
+    const cc = h("X-Credits-Charged") ?? "?";
+    showOk("Done: " + cc + (cc === "1" ? " credit" : " credits") + " charged.");
     setupCompare();
   }
 
@@ -222,13 +224,22 @@
     p.className = "placeholder"; p.textContent = text;
     return p;
   }
-  function showError(title, detail) {
+  function showError(title, detail, advice) {
     msg.className = "msg error";
     const s = document.createElement("strong"); s.textContent = title;
-    const d = document.createElement("span"); d.textContent = detail || "";
-    msg.replaceChildren(s, d);
+    const parts = [s];
+    for (const t of [detail, advice]) {
+      if (!t) continue;
+      const d = document.createElement("span"); d.className = "line"; d.textContent = t; parts.push(d);
+    }
+    msg.replaceChildren(...parts);
+    msg.scrollIntoView({ block: "nearest" });
   }
-  function showOk(text) { msg.className = "msg ok"; msg.textContent = text; }
+  function showOk(text) { msg.className = "msg ok"; msg.textContent = text; msg.scrollIntoView({ block: "nearest" }); }
+  function clearResult() {
+    $("stats").hidden = true; $("downloads").hidden = true; $("compare-wrap").hidden = true;
+    $("result-view").replaceChildren(placeholder("The cut-out appears here"));
+  }
   function clearMsg() { msg.className = "msg"; msg.replaceChildren(); }
   function fmtBytes(n) {
     if (n < 1024) return n + " B";
