@@ -321,3 +321,70 @@ def test_keys_commands_share_the_console_operations(tmp_path) -> None:
     first = cli("admin", "token").strip()
     assert cli("admin", "token").strip() == first
     assert cli("admin", "token", "--new").strip() != first
+
+
+def test_try_it_page_zip_url_drop_paste_and_labels(web_server, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import functools
+    import http.server
+    import threading
+
+    from selenium.webdriver.support.ui import Select
+
+    base = web_server.root_url
+    img = photo(tmp_path)
+    browser.get(base + "/")
+    # every control has a label; the drop zone is reachable with the keyboard
+    unlabelled = browser.execute_script(
+        "return [...document.querySelectorAll('#form input, #form select')]"
+        ".filter(e => !e.labels || e.labels.length === 0).map(e => e.id)")
+    assert unlabelled == []
+    assert by_id(browser, "drop").get_attribute("tabindex") == "0"
+
+    # a ZIP result is shown composed (color.jpg + alpha.png) and downloaded as the ZIP
+    fill_try_it(browser, base, web_server.api_key, img, fmt="zip", size="full")
+    wait_for(browser, lambda d: by_id(d, "download").is_displayed(), 120, "the ZIP result")
+    assert by_id(browser, "download").get_attribute("download") == "astronaut-no-bg.zip"
+    wait_for(browser, lambda d: d.execute_script(
+        "const i=document.querySelector('#result-view img'); return i && i.complete && i.naturalWidth===320"), 10,
+        "the composed ZIP")
+    corner_alpha = browser.execute_script("""
+        const i = document.querySelector('#result-view img'), c = document.createElement('canvas');
+        c.width = i.naturalWidth; c.height = i.naturalHeight; const x = c.getContext('2d'); x.drawImage(i, 0, 0);
+        return [x.getImageData(300, 10, 1, 1).data[3], x.getImageData(150, 160, 1, 1).data[3]];""")
+    assert corner_alpha[0] < 10 and corner_alpha[1] > 245
+
+    # an image URL (fetched by the server from a loopback image server) with a background colour
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        browser.get(base + "/")
+        by_id(browser, "key").send_keys(web_server.api_key)
+        by_id(browser, "url").send_keys(f"http://127.0.0.1:{httpd.server_address[1]}/{img.name}")
+        Select(by_id(browser, "size")).select_by_value("full")
+        Select(by_id(browser, "format")).select_by_value("jpg")
+        Select(by_id(browser, "bgmode")).select_by_value("color")
+        assert by_id(browser, "bgcolor").is_displayed()
+        by_id(browser, "go").click()
+        wait_for(browser, lambda d: by_id(d, "download").is_displayed(), 120, "the URL result")
+        assert by_id(browser, "download").get_attribute("download") == "result-no-bg.jpg"
+        assert by_id(browser, "s-size").text == "320 × 320"
+    finally:
+        httpd.shutdown()
+
+    # drop and paste hand the page a file like a picked one
+    for event in ("drop", "paste"):
+        browser.get(base + "/")
+        browser.execute_script("""
+            const [event] = arguments;
+            const c = document.createElement('canvas'); c.width = 64; c.height = 48;
+            c.getContext('2d').fillRect(10, 10, 20, 20);
+            c.toBlob((b) => {
+              const dt = new DataTransfer(); dt.items.add(new File([b], 'shape.png', {type: 'image/png'}));
+              const e = event === 'drop' ? new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})
+                                         : new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true});
+              (event === 'drop' ? document.getElementById('drop') : document).dispatchEvent(e);
+            }, 'image/png');""", event)
+        wait_for(browser, lambda d: "shape.png" in by_id(d, "picked").text, 10, f"the {event}ped file")
+        assert browser.execute_script("return document.querySelector('#orig-view img') !== null")
+    assert csp_errors(browser) == []
