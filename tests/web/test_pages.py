@@ -223,6 +223,13 @@ def test_docs_page_renders_the_reference_offline(web_server, browser) -> None:  
     resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(u.startswith(web_server.root_url) for u in resources), resources
     browser.save_screenshot(str(SHOTS / "docs.png"))
+    # open an operation and its "Try it out" form: still nothing refused by the CSP
+    browser.find_element("css selector", ".opblock-post .opblock-summary").click()
+    wait_for(browser, lambda d: d.find_elements("css selector", ".opblock-post .try-out__btn"), 20, "Try it out")
+    browser.find_element("css selector", ".opblock-post .try-out__btn").click()
+    wait_for(browser, lambda d: d.find_elements("css selector", ".opblock-post .execute"), 20, "Execute")
+    browser.execute_script("document.querySelector('.opblock-post').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "docs-operation.png"))
     assert csp_errors(browser) == []
 
 
