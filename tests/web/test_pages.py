@@ -159,6 +159,7 @@ def test_try_it_page_cuts_out_a_photo(web_server, browser, tmp_path) -> None:  #
     assert by_id(browser, "s-time").text.endswith(" s")
     wait_for(browser, lambda d: d.execute_script(
         "const i=document.querySelector('#result-view img'); return i && i.complete && i.naturalWidth>0"), 10)
+    wait_for(browser, lambda d: by_id(d, "compare-wrap").is_displayed(), 10, "the before/after view")
     browser.execute_script("document.getElementById('split').value=30;"
                            "document.getElementById('split').dispatchEvent(new Event('input'))")
     assert by_id(browser, "split-out").text == "30%"

@@ -164,9 +164,17 @@
     const wrap = $("compare-wrap");
     if (!origUrl || !viewUrl) { wrap.hidden = true; return; }
     const before = $("cmp-before"), after = $("cmp-after-img");
+    wrap.hidden = true;
+    let loaded = 0;
+    const ready = () => {
+      if (++loaded < 2) return;
+      // a cropped (or otherwise reshaped) result cannot be laid over the original
+      const r1 = before.naturalWidth / before.naturalHeight, r2 = after.naturalWidth / after.naturalHeight;
+      wrap.hidden = !(r1 > 0 && r2 > 0 && Math.abs(r1 - r2) / r1 < 0.02);
+      applySplit();
+    };
+    before.onload = ready; after.onload = ready;
     before.src = origUrl; after.src = viewUrl;
-    wrap.hidden = false;
-    applySplit();
   }
   function applySplit() {
     const v = Number($("split").value);
