@@ -166,6 +166,8 @@ def test_try_it_page_cuts_out_a_photo(web_server, browser, tmp_path) -> None:  #
     assert web_server.api_key not in browser.current_url
     assert browser.execute_script("return localStorage.getItem('openbg.apiKey')") is None
     browser.save_screenshot(str(SHOTS / "try-it-result.png"))
+    browser.execute_script("document.getElementById('compare-wrap').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "try-it-compare.png"))
     by_id(browser, "download").click()
     out = browser.downloads / "astronaut-no-bg.png"
     deadline = time.monotonic() + 20
