@@ -204,13 +204,17 @@ class Admin:
     # ---------------------------------------------------------------- pages
     async def page(self, request: Request) -> Response:
         _sid, s = self._session(request)
-        return self._page("admin.html" if s is not None else "login.html", ADMIN_CSP)
+        resp = self._page("admin.html" if s is not None else "login.html", ADMIN_CSP)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     async def script(self, request: Request) -> Response:
         _sid, s = self._session(request)
         if s is None:
             return _error(401, "admin_login_required", "Log in to the admin console first")
-        return self._page("admin.js", ADMIN_CSP)
+        resp = self._page("admin.js", ADMIN_CSP)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     # ---------------------------------------------------------------- login / logout
     async def login(self, request: Request) -> Response:
