@@ -11,7 +11,7 @@ CLIENT_PYTHONS ?= 3.12 3.13
 # mypy and IDEs follow like a normal install.
 EDITABLE := pip install --quiet -c constraints.txt -e
 
-.PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean
+.PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean web-assets browser
 
 # `make serve` needs the server and its engine only; `make test` adds the dev tools on top.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -44,10 +44,25 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The /docs page's Swagger UI (npm, pinned in package-lock.json), copied into the package so a wheel serves it.
+WEB_VENDOR := emulator/openbg_emulator/web/vendor
+$(WEB_VENDOR)/.installed: node_modules/.installed
+	mkdir -p $(WEB_VENDOR)
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(WEB_VENDOR)/
+	cp node_modules/swagger-ui-dist/LICENSE $(WEB_VENDOR)/swagger-ui-LICENSE
+	touch $@
+
+web-assets: $(WEB_VENDOR)/.installed
+
+# The web pages' tests drive Debian's chromium (never a browser downloaded by a tool).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
 models: install
 	$(BIN)/openbg models fetch
 
-serve: install models
+serve: install models web-assets
 	$(BIN)/openbg serve --host $(HOST) --port $(PORT)
 
 codegen: install-dev
@@ -71,10 +86,10 @@ test-clients: install-dev models client-venvs
 	    tests/wrapper tests/contract -m "not server_python_only" || exit 1; \
 	done
 
-test: install-dev models node_modules/.installed
+test: install-dev models node_modules/.installed web-assets browser
 	$(MAKE) codegen-check lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) test-clients
 
 clean:
-	rm -rf $(VENV) .venv-py* node_modules .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-py* node_modules .pytest_cache .mypy_cache $(WEB_VENDOR)

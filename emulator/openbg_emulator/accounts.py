@@ -500,3 +500,69 @@ class Accounts:
                 .where(improve_usage.c.key_id == key_id, improve_usage.c.day == _day(), improve_usage.c.used > 0)
                 .values(used=improve_usage.c.used - 1)
             )
+
+    # ------------------------------------------------------------------ operator (admin console, `openbg keys`)
+    def set_limits(self, key_or_id: str, *, rate_limit: int | None | bool = False,
+                   free_calls: int | None | bool = False) -> KeyInfo | None:
+        """Change a key's rate limit and/or monthly free calls (``None``: back to the server default;
+        ``False``: leave as is). Takes effect on the key's next request. None if there is no such key."""
+        values: dict[str, int | None] = {}
+        for name, v in (("rate_limit", rate_limit), ("free_calls", free_calls)):
+            if v is False:
+                continue
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise ValueError(f"{name} must be an integer >= 0")
+            values[name] = v  # type: ignore[assignment]
+        with self._writer.begin() as c:
+            row = self._find_row(c, key_or_id)
+            if row is None:
+                return None
+            if values:
+                c.execute(update(api_keys).where(api_keys.c.id == row.id).values(**values))
+        return self.get(row.id)
+
+    def ledger_daily(self, key_or_id: str, days: int = 30) -> list[dict[str, object]] | None:
+        """Per UTC day over the last ``days`` days (oldest first, days without activity included):
+        ``requests`` (paid + free results), ``free`` (free results), ``charged`` and ``granted`` credits,
+        and ``balance`` at the day's end. None if there is no such key."""
+        from datetime import timedelta
+
+        with self.engine.connect() as c:
+            row = self._find_row(c, key_or_id)
+            if row is None:
+                c.rollback()
+                return None
+            today = datetime.now(UTC).date()
+            first = today - timedelta(days=max(1, days) - 1)
+            day = func.substr(ledger.c.at, 1, 10)
+            q = (select(day.label("day"), ledger.c.kind, func.count().label("n"),
+                        func.sum(ledger.c.delta_milli).label("delta"), func.max(ledger.c.seq).label("last"))
+                 .where(ledger.c.key_id == row.id, ledger.c.at >= first.isoformat())
+                 .group_by(day, ledger.c.kind))
+            agg = c.execute(q).fetchall()
+            last_seq: dict[str, int] = {}
+            for r in agg:
+                last_seq[r.day] = max(last_seq.get(r.day, 0), int(r.last))
+            bal_by_seq: dict[int, int] = {}
+            if last_seq:
+                for s, b in c.execute(select(ledger.c.seq, ledger.c.balance_milli)
+                                      .where(ledger.c.seq.in_(list(last_seq.values())))):
+                    bal_by_seq[int(s)] = int(b)
+            before = c.execute(select(ledger.c.balance_milli).where(
+                ledger.c.key_id == row.id, ledger.c.at < first.isoformat()).order_by(ledger.c.seq.desc()).limit(1)
+            ).scalar()
+            c.rollback()
+        out: list[dict[str, object]] = []
+        balance = int(before or 0)
+        for i in range(max(1, days)):
+            d = (first + timedelta(days=i)).isoformat()
+            rows = [r for r in agg if r.day == d]
+            charged = sum(-int(r.delta or 0) for r in rows if r.kind == "charge")
+            granted = sum(int(r.delta or 0) for r in rows if r.kind == "grant")
+            paid = sum(int(r.n) for r in rows if r.kind == "charge")
+            free = sum(int(r.n) for r in rows if r.kind == "free")
+            if d in last_seq:
+                balance = bal_by_seq.get(last_seq[d], balance)
+            out.append({"day": d, "requests": paid + free, "free": free, "charged": from_milli(charged),
+                        "granted": from_milli(granted), "balance": from_milli(balance)})
+        return out

@@ -154,6 +154,76 @@ def keys_credit(key_or_id: str, amount: float) -> None:
     click.echo(f"{info.id} '{info.name}': balance {info.credits:g} credits")
 
 
+def _limit(value: str | None, name: str) -> int | None | bool:
+    """--rate-limit / --free-calls: an integer >= 0, "default" (the server's setting), or absent (False)."""
+    if value is None:
+        return False
+    if value.strip().lower() == "default":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected an integer >= 0 or 'default'", param_hint=name) from None
+    if n < 0:
+        raise click.BadParameter(f"{value!r}: expected an integer >= 0 or 'default'", param_hint=name)
+    return n
+
+
+@keys.command("limits")
+@click.argument("key_or_id")
+@click.option("--rate-limit", default=None, metavar="N|default",
+              help="Megapixel images per window ('default': OPENBG_RATE_LIMIT).")
+@click.option("--free-calls", default=None, metavar="N|default",
+              help="Free preview calls per month ('default': OPENBG_FREE_CALLS).")
+def keys_limits(key_or_id: str, rate_limit: str | None, free_calls: str | None) -> None:
+    """Change a key's rate limit and/or free calls (takes effect on its next request)."""
+    rl, fc = _limit(rate_limit, "--rate-limit"), _limit(free_calls, "--free-calls")
+    if rl is False and fc is False:
+        raise click.UsageError("give --rate-limit and/or --free-calls")
+    info = _accounts(_settings()).set_limits(key_or_id, rate_limit=rl, free_calls=fc)
+    if info is None:
+        raise click.ClickException("no such key")
+    click.echo(f"{info.id} '{info.name}': rate limit {info.rate_limit}, {info.free_calls} free calls/month "
+               f"({info.free_calls_left} left)")
+
+
+@keys.command("ledger")
+@click.argument("key_or_id")
+@click.option("--days", type=click.IntRange(1, 366), default=30, show_default=True, help="Days to show.")
+def keys_ledger(key_or_id: str, days: int) -> None:
+    """A key's requests and credits per UTC day (the admin console's chart, as a table)."""
+    daily = _accounts(_settings()).ledger_daily(key_or_id, days)
+    if daily is None:
+        raise click.ClickException("no such key")
+    click.echo(f"{'DAY':<10} {'REQUESTS':>8} {'FREE':>6} {'CHARGED':>9} {'GRANTED':>9} {'BALANCE':>10}")
+    for d in daily:
+        click.echo(f"{d['day']:<10} {d['requests']:>8} {d['free']:>6} {d['charged']:>9g} {d['granted']:>9g} "
+                   f"{d['balance']:>10g}")
+
+
+@click.group()
+def admin() -> None:
+    """The admin console (/admin) of `openbg serve`."""
+
+
+@admin.command("token")
+@click.option("--new", "new", is_flag=True, help="Replace the stored token (logs nobody out until restart).")
+def admin_token(new: bool) -> None:
+    """Print the admin token stored in OPENBG_STATE_DIR, creating it if absent (OPENBG_ADMIN_TOKEN overrides it)."""
+    from openbg_emulator.admin import ensure_token, token_path
+
+    settings = _settings()
+    if settings.admin_token and not new:
+        click.echo("openbg: OPENBG_ADMIN_TOKEN is set; the server uses it (not the stored token)", err=True)
+    try:
+        token, created = ensure_token(settings, new=new)
+    except OSError as e:
+        raise click.ClickException(f"cannot write {token_path(settings)}: {e.strerror or e}") from None
+    if created:
+        click.echo(f"openbg: admin token written to {token_path(settings)} (mode 600)", err=True)
+    click.echo(token)
+
+
 @click.group()
 def _main() -> None:
     """Emulator server commands."""
@@ -161,6 +231,7 @@ def _main() -> None:
 
 _main.add_command(serve)
 _main.add_command(keys)
+_main.add_command(admin)
 
 if __name__ == "__main__":
     _main()

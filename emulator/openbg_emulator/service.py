@@ -797,7 +797,7 @@ class CorsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/admin"):  # the console: same origin only
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -895,6 +895,9 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.yaml", openapi, methods=["GET"]),
     ]
+    from openbg_emulator import web  # the pages: / (try it), /docs, /admin (docs/web.md)
+
+    routes += web.routes(svc, settings)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.add_middleware(CorsMiddleware)
     app.state.service = svc

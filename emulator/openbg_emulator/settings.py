@@ -55,6 +55,7 @@ class Settings:
     parallel_steps: bool = True  # OPENBG_PARALLEL_STEPS: a request alone in the engine runs its post-model steps on 2+ cores
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
+    admin_token: str | None = field(default=None, repr=False)  # OPENBG_ADMIN_TOKEN: /admin login (else the state dir's)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -172,4 +173,5 @@ class Settings:
             inference_slots=slots,
             preview_model_size=preview_size,
             parallel_steps=as_bool("OPENBG_PARALLEL_STEPS", True),
+            admin_token=get("OPENBG_ADMIN_TOKEN"),
         )

@@ -605,7 +605,7 @@ def zip2png_command(zip_file: Path, png_file: Path) -> None:
 
 def _add_emulator_commands() -> None:
     for module, names in (("openbg_emulator.cli", ("models", "eval", "sheet")),
-                          ("openbg_emulator.server_cli", ("serve", "keys"))):
+                          ("openbg_emulator.server_cli", ("serve", "keys", "admin"))):
         try:
             mod = importlib.import_module(module)
         except ImportError:  # the emulator extra (or this module of it) is not installed
