@@ -7,7 +7,7 @@ model input), so the first run costs one model run per framing and image and lat
 loops) none. Everything else is the engine's own code path (``engine.matte``), so the figures are
 what ``openbg eval`` gives. Variants: ``raw`` (the raw model: stretched to the model's square input,
 bilinear back, no refinement — the reference of issue 18) and ``fast``/``balanced``/``best``, each
-optionally with ``:KEY=VALUE`` overrides of :mod:`matting` module constants (``balanced:_SAFE_T=0.9``).
+optionally with ``@KEY=VALUE`` overrides of :mod:`matting` module constants (``balanced@_FUSE_DELTA=0.5``).
 The output JSON maps variant → list of per-image scores (name, category, iou, mae, edge_mae, sad).
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
     ap.add_argument("directory", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qcv/model"))
-    ap.add_argument("--variants", default="raw,balanced")
+    ap.add_argument("--variants", default="raw;balanced", help="separated by ;")
     ap.add_argument("--only", default="", help="comma-separated image names")
     a = ap.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
@@ -79,8 +79,8 @@ def main() -> None:
     seg = models.get_segmenter()
     seg.predict = cached_predict(seg.predict, a.cache)  # type: ignore[method-assign]
     out = json.loads(a.out.read_text()) if a.out.exists() else {}
-    for v in a.variants.split(","):
-        name, *over = v.split(":")
+    for v in filter(None, a.variants.split(";")):
+        name, *over = v.split("@")
         saved = {}
         for kv in over:
             k, val = kv.split("=", 1)

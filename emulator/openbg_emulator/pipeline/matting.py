@@ -125,6 +125,11 @@ def _pad_frame(rgb: U8, size: int) -> tuple[U8, Framing]:
 #: triggers a stretched pass, averaged in (0 = never).
 _SPLIT_FRAC = {"fast": 0.0, "balanced": 0.05, "best": 0.05}
 _SPLIT_MIN = 0.002  # ... and at least this fraction of the frame
+#: fusion of the padded passes with the stretched (raw) pass: where they differ by more than this,
+#: the stretched pass — the raw model's own framing — is kept instead of their mean (issue 18: a mean of
+#: 1 and 0 is a half-transparent ghost of whatever one framing took in, and halves a part only one
+#: framing kept). Chosen by 5-fold cross-validation on the dev set (docs/quality.md); 1 = plain mean.
+_FUSE_DELTA = 0.75
 
 
 def _pass(predict, rgb: U8, p: str, size: int, cache: dict[str, tuple[U8, Framing]]) -> F32:  # type: ignore[no-untyped-def]
@@ -175,8 +180,14 @@ def segment_alpha(predict, rgb: U8, quality: Quality = "balanced", *, size: int 
         acc += _pass(predict, rgb, p, size, frames)
     acc /= len(passes)
     if "st" not in passes and _split(acc, _SPLIT_FRAC[quality]):
-        acc = (acc + _pass(predict, rgb, "st", size, frames)) * np.float32(0.5)  # the two framings weigh equally
+        acc = fuse_with_raw(acc, _pass(predict, rgb, "st", size, frames), _FUSE_DELTA)
     return np.clip(acc, 0, 1).astype(np.float32)
+
+
+def fuse_with_raw(alpha: F32, raw: F32, delta: float) -> F32:
+    """The mean of two passes where they agree within ``delta``; the raw (stretched) pass where not."""
+    mean = (alpha + raw) * np.float32(0.5)  # the two framings weigh equally where they agree
+    return np.where(np.abs(alpha - raw) > delta, raw, mean).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,6 +493,37 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality, pool: Executor | None = 
     _apply_coeffs_striped(rgb, ca, cb, full, where=unk_full, pool=pool)  # only where it is used
     a[unk_full] = np.clip(full[unk_full], 0, 1)
     return a
+
+
+#: the refined matte keeps the model's sure values: where the model's alpha (bilinear at full size) is
+#: ≥ 1 − this, the refined alpha is not lower; where ≤ this, not higher (issue 18: refinement must not
+#: remove what the model was sure of nor add what it was sure was background). 0 = off. Chosen by 5-fold
+#: cross-validation on the dev set (docs/quality.md).
+_SURE = {"fast": 0.0, "balanced": 0.02, "best": 0.02}
+
+
+def keep_sure(alpha: F32, alpha_low: npt.NDArray[np.floating], tau: float) -> F32:
+    """Clamp ``alpha`` (H×W, in place) to the model's sure values (see :data:`_SURE`), in 512-row stripes
+    (the model alpha is sampled bilinearly per stripe: no second full-resolution array)."""
+    if tau <= 0:
+        return alpha
+    low = np.asarray(alpha_low, np.float32)
+    h, w = alpha.shape
+    lh, lw = low.shape
+    sy = lh / h
+    xs = ((np.arange(w, dtype=np.float32) + 0.5) * (lw / w) - 0.5).astype(np.float32)
+    hi = np.float32(1.0 - tau)
+    for y0 in range(0, h, STRIPE_ROWS):
+        y1 = min(h, y0 + STRIPE_ROWS)
+        ly0 = max(0, int(np.floor((y0 + 0.5) * sy - 0.5)) - 1)
+        ly1 = min(lh, int(np.ceil((y1 + 0.5) * sy - 0.5)) + 2)
+        ys = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5 - ly0).astype(np.float32)
+        mx, my = np.meshgrid(xs, ys)
+        m = cv2.remap(low[ly0:ly1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        a = alpha[y0:y1]
+        np.maximum(a, m, out=a, where=m >= hi)
+        np.minimum(a, m, out=a, where=m <= tau)
+    return alpha
 
 
 def harden_alpha(alpha: F32, *, softness: float = 0.1) -> F32:
