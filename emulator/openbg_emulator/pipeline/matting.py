@@ -499,7 +499,7 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality, pool: Executor | None = 
 #: ≥ 1 − this, the refined alpha is not lower; where ≤ this, not higher (issue 18: refinement must not
 #: remove what the model was sure of nor add what it was sure was background). 0 = off. Chosen by 5-fold
 #: cross-validation on the dev set (docs/quality.md).
-_SURE = {"fast": 0.0, "balanced": 0.02, "best": 0.02}
+_SURE = {"fast": 0.0, "balanced": 0.1, "best": 0.1}
 
 
 def keep_sure(alpha: F32, alpha_low: npt.NDArray[np.floating], tau: float) -> F32:
