@@ -8,7 +8,7 @@ loops) none. Everything else is the engine's own code path (``engine.matte``), s
 what ``openbg eval`` gives. Variants: ``raw`` (the raw model: stretched to the model's square input,
 bilinear back, no refinement — the reference of issue 18) and ``fast``/``balanced``/``best``, each
 optionally with ``@KEY=VALUE`` overrides of :mod:`matting` module constants (``balanced@_FUSE_DELTA=0.5``).
-The output JSON maps variant → list of per-image scores (name, category, iou, mae, edge_mae, sad).
+The output JSON maps variant → list of per-image scores (name, category, iou, mae, edge_mae, sad; ``type``: the level-2 X-Type for ``remove-*`` variants).
 """
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def raw_matte(seg, data: bytes, size: tuple[int, int]) -> np.ndarray:  # type: i
     return np.clip(cv2.resize(a, size, interpolation=cv2.INTER_LINEAR), 0, 1)
 
 
+TYPES: list[str | None] = []  # X-Type (level 2) of each remove-* call, in order
+
+
 def remove_matte(data: bytes, size: tuple[int, int], quality: str) -> np.ndarray:
     """What ``openbg remove --size full --channels alpha`` (default settings otherwise) returns."""
     import io
@@ -55,8 +58,9 @@ def remove_matte(data: bytes, size: tuple[int, int], quality: str) -> np.ndarray
     from PIL import Image
 
     opts = parse_options({"image_file": data, "size": "full", "channels": "alpha", "format": "png",
-                          "quality": quality})
+                          "quality": quality, "type_level": "2"})
     res = engine.remove(data, opts, use_cache=False)
+    TYPES.append(res.type)
     im = Image.open(io.BytesIO(res.content))
     a = np.asarray(im.getchannel("A") if im.mode in ("LA", "RGBA") else im.convert("L"), np.float32) / 255.0
     assert a.shape == (size[1], size[0]), (a.shape, size)
@@ -79,7 +83,9 @@ def main() -> None:
     seg = models.get_segmenter()
     seg.predict = cached_predict(seg.predict, a.cache)  # type: ignore[method-assign]
     out = json.loads(a.out.read_text()) if a.out.exists() else {}
+    orig_size = engine._remove_model_size
     for v in filter(None, a.variants.split(";")):
+        engine._remove_model_size = orig_size  # type: ignore[assignment]
         name, *over = v.split("@")
         saved = {}
         for kv in over:
@@ -89,16 +95,21 @@ def main() -> None:
         t0 = time.time()
         if name == "raw":
             pred = lambda data, size: raw_matte(seg, data, size)
+        elif name.startswith("remove640-"):  # the CLI's path before issue 18: 640 for photos ≤ 0.25 MP
+            engine._remove_model_size = lambda _s, w, h, st: engine.preview_model_size(w, h, st)  # type: ignore[assignment]
+            pred = lambda data, size, q=name[10:]: remove_matte(data, size, q)
         elif name.startswith("remove-"):  # the CLI's path: engine.remove, size=full, channels=alpha
             pred = lambda data, size, q=name[7:]: remove_matte(data, size, q)
         else:
-            pred = lambda data, size: engine.matte(data, quality=name, size=size, use_cache=False,
+            pred = lambda data, size, name=name: engine.matte(data, quality=name, size=size, use_cache=False,
                                                    foreground=False)[0]
+        TYPES.clear()
         scores = evaluation.evaluate(rows, pred)
+        types = TYPES[:] if len(TYPES) == len(scores) else [None] * len(scores)
         for k, val in saved.items():
             setattr(matting, k, val)
         out[v] = [{"name": s.name, "category": s.category, "iou": s.iou, "mae": s.mae, "edge_mae": s.edge_mae,
-                   "sad": s.sad} for s in scores]
+                   "sad": s.sad, "type": t} for s, t in zip(scores, types, strict=True)]
         m = evaluation.summarize(scores)
         print(f"{v:<40} IoU {m.iou:.4f} MAE {m.mae:.4f} edge {m.edge_mae:.4f} ({time.time() - t0:.0f} s)", flush=True)
         a.out.write_text(json.dumps(out))

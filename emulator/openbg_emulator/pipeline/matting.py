@@ -15,14 +15,13 @@ so that no halo of the old background remains.
 
 All functions are deterministic and do not touch global state.
 
-Dev-set figures (``openbg eval``, 72 images; IoU / edge MAE / SAD/1000 on the alpha rows; CPU
-time relative to the raw model from ``bench/quality_time.py``, one process): raw 0.872 / 0.091 /
-103.1; fast 0.895 / 0.075 / 79.2 (1.01×); balanced 0.903 / 0.073 / 73.6 (1.06×, plus a second
-model pass on the ~6 % of images whose matte splits: 1.07 passes per image on dev); best 0.901 /
-0.081 / 67.9 (2.1×; its wide band still loses vehicle IoU, 0.919 vs raw 0.963). balanced = padded framing, split check,
-guided upsampling, band matting at 400 px (narrow trimap), contrast ×2. Outputs within the preview
-tier (≤ :data:`PREVIEW_PIXELS`) skip balanced's band matting. docs/quality.md has the tables, the
-preview cost and what was tried and dropped.
+Dev-set figures (``openbg eval``, 72 images, IoU / edge MAE; the tuned settings held out by 5-fold
+cross-validation, docs/quality.md): raw 0.872 / 0.091; fast 0.895 / 0.075; balanced 0.903 / 0.072,
+no image more than 0.02 IoU below raw; best 0.900 / 0.080. balanced = padded framing, split check
+(a stretched pass, which wins where the passes disagree: :func:`fuse_with_raw`), guided upsampling,
+band matting at 400 px (narrow trimap), contrast ×2, and :func:`keep_sure` (the refinement never
+undoes what the model was sure of). Outputs within the preview tier (≤ :data:`PREVIEW_PIXELS`) skip
+balanced's band matting.
 """
 
 from __future__ import annotations
