@@ -153,7 +153,7 @@ def _framing_model(seen):
     return predict
 
 
-@pytest.mark.parametrize("quality", ("balanced", "best"))
+@pytest.mark.parametrize("quality", QUALITIES)
 def test_split_matte_gets_a_stretched_pass(quality):
     rgb, disc = _bystander_scene()
     seen: list[str] = []
@@ -172,8 +172,8 @@ def test_single_matte_needs_no_second_framing():
     assert seen == ["pad"]
     seen.clear()
     rgb2, _ = _bystander_scene()
-    matting.segment_alpha(_framing_model(seen), rgb2, "fast")  # fast never adds a pass
-    assert seen == ["pad"]
+    matting.segment_alpha(_framing_model(seen), rgb2, "fast")  # fast checks the split too (issue 18)
+    assert seen == ["pad", "st"]
 
 
 def test_band_matting_falls_back_when_the_solver_breaks_down(monkeypatch):
@@ -323,7 +323,7 @@ def _desk_model(seen):
     return predict
 
 
-@pytest.mark.parametrize("quality", ("balanced", "best"))
+@pytest.mark.parametrize("quality", QUALITIES)
 def test_passes_that_disagree_fall_back_to_the_raw_framing(quality):
     """Issue 18's safety rule on the fusion: where the padded and the stretched (raw) passes disagree,
     the raw pass wins — no half-transparent ghost of a shadow or bystander only the padded framing
