@@ -379,3 +379,29 @@ def test_keep_sure_clamps_to_the_model_only_where_it_was_sure():
     assert out is a  # in place
     np.testing.assert_allclose(out[0], [0, 0, 0, 0.5, 0.5, 1, 1, 1])
     assert (matting.keep_sure(np.full((8, 8), 0.5, np.float32), low, 0.0) == 0.5).all()  # 0: off
+
+
+def test_best_mirrored_passes_that_disagree_ask_the_raw_framing():
+    """best averages a mirrored pass; where the two disagree (a shadow one of them takes in), their mean
+    is a 0.5 ghost that the wide band matting would re-solve from colour. The raw (stretched) framing
+    is asked and kept there."""
+    rgb, disc, shadow, keyboard = _shadow_desk_scene()
+    rgb[120:180, 450:510] = (170, 160, 140)  # no bystander: the matte does not split
+    rgb[keyboard] = (220, 30, 20)  # the whole disc bright: every pass keeps it
+    seen: list[str] = []
+
+    def predict(x):
+        padded = (x[0, 0] == 128).all()
+        flipped = padded and x[478, 683, 1] < 100  # the disc lies left of centre; mirrored, right of it
+        seen.append("st" if not padded else ("padf" if flipped else "pad"))
+        r = x[..., 0].astype(np.float32)
+        a = (r > 150) & (x[..., 1] < 100)
+        if seen[-1] == "pad":
+            a |= (r < 80) & (r > 40)  # only the unmirrored padded pass takes the shadow in
+        return a.astype(np.float32)
+
+    low = matting.segment_alpha(predict, rgb, "best")
+    assert seen[-1] == "st"
+    up = matting.upsample_alpha(rgb, low, "fast")
+    core = cv2.erode(shadow.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert up[core].max() <= 0.05 and (up[disc] > 0.5).mean() > 0.99

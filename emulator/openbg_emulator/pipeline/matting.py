@@ -129,6 +129,9 @@ _SPLIT_MIN = 0.002  # ... and at least this fraction of the frame
 #: 1 and 0 is a half-transparent ghost of whatever one framing took in, and halves a part only one
 #: framing kept). Chosen by 5-fold cross-validation on the dev set (docs/quality.md); 1 = plain mean.
 _FUSE_DELTA = 0.75
+#: best: where its padded passes disagree by more than _FUSE_DELTA over at least _SPLIT_MIN of the
+#: frame, the stretched pass is run and kept there
+_TTA_RAW = True
 
 
 def _pass(predict, rgb: U8, p: str, size: int, cache: dict[str, tuple[U8, Framing]]) -> F32:  # type: ignore[no-untyped-def]
@@ -175,11 +178,22 @@ def segment_alpha(predict, rgb: U8, quality: Quality = "balanced", *, size: int 
     frames: dict[str, tuple[U8, Framing]] = {}
     passes = list(PASSES[quality])
     acc = np.zeros((size, size), np.float32)
+    lo = hi = None
     for p in passes:
-        acc += _pass(predict, rgb, p, size, frames)
+        a = _pass(predict, rgb, p, size, frames)
+        acc += a
+        lo = a.copy() if lo is None else np.minimum(lo, a)
+        hi = a.copy() if hi is None else np.maximum(hi, a)
     acc /= len(passes)
-    if "st" not in passes and _split(acc, _SPLIT_FRAC[quality]):
-        acc = fuse_with_raw(acc, _pass(predict, rgb, "st", size, frames), _FUSE_DELTA)
+    # passes of one framing that disagree (best's mirrored pass): their mean is a ghost that the band
+    # matting later re-solves from colour; the raw framing is asked there too (issue 18)
+    torn = (hi - lo > _FUSE_DELTA) if (_TTA_RAW and len(passes) > 1 and lo is not None and hi is not None) else None
+    torn_big = torn is not None and float(torn.mean()) >= _SPLIT_MIN
+    if "st" not in passes and (torn_big or _split(acc, _SPLIT_FRAC[quality])):
+        st = _pass(predict, rgb, "st", size, frames)
+        acc = fuse_with_raw(acc, st, _FUSE_DELTA)
+        if torn_big and torn is not None:
+            acc[torn] = st[torn]
     return np.clip(acc, 0, 1).astype(np.float32)
 
 
