@@ -108,7 +108,14 @@ def models_list(as_json: bool) -> None:
 @click.option("--limit", type=int, default=None, help="Only the first N rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-image scores and summaries as JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Print each image's scores.")
-def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool, verbose: bool) -> None:
+@click.option("--reference", default=None, metavar="raw|FILE",
+              help="Compare per image against a reference: `raw` (the raw model, stretched and resized back, "
+                   "scored in the same run) or a saved run (`openbg eval --json` output, or a CSV with name,iou); "
+                   "lists every image whose IoU is lower by more than --worse-by.")
+@click.option("--worse-by", type=float, default=0.02, show_default=True,
+              help="IoU margin for --reference.")
+def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool, verbose: bool,
+          reference: str | None, worse_by: float) -> None:
     """Score the engine on DIRECTORY/manifest.csv: IoU, MAE, edge MAE, SAD, gradient, s/img."""
     from . import engine, evaluation
 
@@ -116,6 +123,12 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
         rows = evaluation.read_manifest(directory)
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from None
+    ref: dict[str, float] | None = None
+    if reference is not None and reference != "raw":
+        try:
+            ref = evaluation.load_reference(Path(reference))
+        except (OSError, ValueError, KeyError) as e:
+            raise click.ClickException(f"--reference: {e}") from None
     if limit is not None:
         rows = rows[:limit]
     settings = engine.default_settings()
@@ -132,6 +145,12 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
                        f"edge {s.edge_mae:.4f} {s.seconds:.2f}s", err=True)
 
     scores = evaluation.evaluate(rows, predict, progress=progress)
+    label = reference or ""
+    if reference == "raw":
+        from .models import get_segmenter
+
+        raw = evaluation.evaluate(rows, evaluation.raw_predictor(get_segmenter(None, settings)))
+        ref, label = {s.name: s.iou for s in raw}, "the raw model"
     if as_json:
         def clean(x: Any) -> Any:
             return None if isinstance(x, float) and math.isnan(x) else x
@@ -141,9 +160,15 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
             "images": [{k: clean(v) for k, v in vars(s).items()} for s in scores],
             "summary": {name: {k: clean(v) for k, v in vars(sm).items()} for name, sm in evaluation.table(scores)},
         }
+        if ref is not None:
+            worse, missing = evaluation.compare(scores, ref, worse_by)
+            out["reference"] = {"source": reference, "worse_by": worse_by, "iou": {s.name: ref.get(s.name) for s in scores},
+                                "worse": [dict(vars(w), delta=w.delta) for w in worse], "missing": missing}
         click.echo(json.dumps(out, indent=2))
     else:
         click.echo(evaluation.format_table(scores, f"openbg eval {directory} (quality={q}, {len(scores)} images)"))
+        if ref is not None:
+            click.echo(evaluation.format_comparison(scores, ref, label, worse_by))
 
 
 eval = eval_  # the name the wrapper CLI looks up

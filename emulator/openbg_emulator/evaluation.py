@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -215,4 +216,82 @@ def format_table(scores: list[ImageScore], title: str = "") -> str:
             f"{name:<12} {s.n:>3} {f(s.iou):>7} {f(s.mae):>7} {f(s.edge_mae):>8} {f(s.sad, 1):>8} "
             f"{f(s.grad, 1):>8} {f(s.seconds, 2):>6}"
         )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- reference runs (issue 18)
+#: an image counts as worse than the reference when its IoU is lower by more than this
+WORSE_BY = 0.02
+
+
+def raw_predictor(segmenter: Any) -> Callable[[bytes, tuple[int, int]], np.ndarray]:
+    """The raw model as a reference: the photo stretched to the model's square input, its output
+    resized back bilinearly to the scored size, no other processing (the figure of issue 6/18)."""
+    from .pipeline import decode as _decode
+    from .pipeline.segment import model_input
+
+    def predict(data: bytes, size: tuple[int, int]) -> np.ndarray:
+        img = _decode.decode(data)
+        if img.mode == "RGBA":  # as the engine: transparency over white for the model
+            from PIL import Image
+
+            bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(bg, img)
+        rgb = np.asarray(img.convert("RGB"))
+        a = segmenter.predict(model_input(rgb, segmenter.input_size))
+        return np.clip(cv2.resize(np.asarray(a, np.float32), size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+    return predict
+
+
+def load_reference(path: Path) -> dict[str, float]:
+    """Per-image IoU of a saved run: ``openbg eval --json`` output (its ``images``) or a CSV with
+    ``name`` and ``iou`` columns."""
+    text = path.read_text()
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        import json
+
+        doc = json.loads(text)
+        images = doc.get("images") if isinstance(doc, dict) else None
+        if not isinstance(images, list):
+            raise ValueError(f"{path}: not an `openbg eval --json` output (no \"images\" list)")
+        return {str(i["name"]): float(i["iou"]) for i in images}
+    rows = list(csv.DictReader(text.splitlines()))
+    if not rows or "name" not in rows[0] or "iou" not in rows[0]:
+        raise ValueError(f"{path}: a reference CSV needs `name` and `iou` columns")
+    return {r["name"]: float(r["iou"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Worse:
+    name: str
+    category: str
+    reference: float
+    iou: float
+
+    @property
+    def delta(self) -> float:
+        return self.iou - self.reference
+
+
+def compare(scores: list[ImageScore], reference: dict[str, float], worse_by: float = WORSE_BY
+            ) -> tuple[list[Worse], list[str]]:
+    """(images whose IoU is below the reference's by more than ``worse_by``, worst first; names of
+    scored images the reference lacks)."""
+    worse = [Worse(s.name, s.category, reference[s.name], s.iou) for s in scores
+             if s.name in reference and s.iou < reference[s.name] - worse_by]
+    missing = [s.name for s in scores if s.name not in reference]
+    return sorted(worse, key=lambda w: w.delta), missing
+
+
+def format_comparison(scores: list[ImageScore], reference: dict[str, float], label: str,
+                      worse_by: float = WORSE_BY) -> str:
+    worse, missing = compare(scores, reference, worse_by)
+    both = [s for s in scores if s.name in reference]
+    lines = [(f"against {label}: {len(both)} images, mean IoU {_mean(reference[s.name] for s in both):.4f} (reference)"
+             f" -> {_mean(s.iou for s in both):.4f}; {len(worse)} worse by more than {worse_by:g} IoU")]
+    for w in worse:
+        lines.append(f"  {w.name:<40} {w.category:<10} {w.reference:.4f} -> {w.iou:.4f} ({w.delta:+.4f})")
+    if missing:
+        lines.append(f"  not in the reference: {', '.join(missing)}")
     return "\n".join(lines)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from openbg_emulator import evaluation as ev
+from PIL import Image
 
 
 def test_binary_band_hand_case() -> None:
@@ -96,3 +99,69 @@ def test_summaries() -> None:
     assert rows["overall"].seconds == 2.0
     text = ev.format_table([a, b])
     assert "overall" in text and "cat" in text and "dog" in text
+
+
+def _tiny_folder(tmp: Path) -> Path:
+    """Two synthetic photos (a dark disc on a light textured ground): ``good`` has the true mask,
+    ``bad`` an inverted one, so the engine scores ~1 and ~0 IoU on them."""
+    rng = np.random.default_rng(3)
+    (tmp / "im").mkdir(parents=True)
+    (tmp / "gt").mkdir()
+    yy, xx = np.mgrid[:160, :200]
+    disc = (yy - 80) ** 2 + (xx - 100) ** 2 < 50**2
+    img = np.clip(200 + rng.normal(0, 12, (160, 200, 3)), 0, 255).astype(np.uint8)
+    img[disc] = (40, 60, 150)
+    Image.fromarray(img).save(tmp / "im" / "disc.png")
+    Image.fromarray(np.where(disc, 255, 0).astype(np.uint8)).save(tmp / "gt" / "good.png")
+    Image.fromarray(np.where(disc, 0, 255).astype(np.uint8)).save(tmp / "gt" / "bad.png")
+    (tmp / "manifest.csv").write_text(
+        "name,image,gt,category,gt_kind,source,note\n"
+        "good,im/disc.png,gt/good.png,product,binary,synthetic,test\n"
+        "bad,im/disc.png,gt/bad.png,product,binary,synthetic,test\n"
+    )
+    return tmp
+
+
+def test_compare_lists_images_worse_than_the_reference() -> None:
+    s = [ev.ImageScore("a", "x", "binary", 0.90, 0, 0, None, None),
+         ev.ImageScore("b", "x", "binary", 0.97, 0, 0, None, None),
+         ev.ImageScore("c", "y", "binary", 0.50, 0, 0, None, None),
+         ev.ImageScore("d", "y", "binary", 0.10, 0, 0, None, None)]
+    worse, missing = ev.compare(s, {"a": 0.95, "b": 0.985, "c": 0.60})
+    assert [(w.name, round(w.delta, 3)) for w in worse] == [("c", -0.1), ("a", -0.05)]  # b: −0.015 ≤ 0.02
+    assert missing == ["d"]
+    text = ev.format_comparison(s, {"a": 0.95, "b": 0.985, "c": 0.60}, "last run")
+    assert "2 worse by more than 0.02 IoU" in text and "not in the reference: d" in text
+
+
+def test_eval_reference_raw_and_saved_runs(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from openbg.cli import main
+
+    d = _tiny_folder(tmp_path / "set")
+    r = CliRunner().invoke(main, ["eval", str(d), "--json", "--reference", "raw"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    ious = {i["name"]: i["iou"] for i in out["images"]}
+    assert ious["good"] > 0.9 and ious["bad"] < 0.1
+    ref = out["reference"]
+    assert ref["source"] == "raw" and ref["iou"]["good"] > 0.9 and ref["iou"]["bad"] < 0.1  # the raw model scored too
+    # a saved run in which `bad` scored 1.0 and `good` 0.95: only `bad` is listed
+    saved = tmp_path / "last.json"
+    saved.write_text(json.dumps({"images": [{"name": "good", "iou": min(1.0, ious["good"] + 0.015)},
+                                            {"name": "bad", "iou": 1.0}]}))
+    r = CliRunner().invoke(main, ["eval", str(d), "--reference", str(saved)])
+    assert r.exit_code == 0, r.output
+    assert "1 worse by more than 0.02 IoU" in r.output and "bad" in r.output.split("worse by")[1]
+    assert "good " not in r.output.split("worse by")[1]
+    csv_ref = tmp_path / "last.csv"
+    csv_ref.write_text("name,iou\ngood,1.0\n")  # `bad` missing; `good` worse only with a 0 margin
+    r = CliRunner().invoke(main, ["eval", str(d), "--reference", str(csv_ref), "--worse-by", "0"])
+    assert r.exit_code == 0, r.output
+    assert "not in the reference: bad" in r.output
+    r = CliRunner().invoke(main, ["eval", str(d), "--reference", str(tmp_path / "none.json")])
+    assert r.exit_code != 0 and "--reference" in r.output
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{}")
+    r = CliRunner().invoke(main, ["eval", str(d), "--reference", str(bad_json)])
+    assert r.exit_code != 0 and "openbg eval --json" in r.output

@@ -153,7 +153,7 @@ def _framing_model(seen):
     return predict
 
 
-@pytest.mark.parametrize("quality", ("balanced", "best"))
+@pytest.mark.parametrize("quality", QUALITIES)
 def test_split_matte_gets_a_stretched_pass(quality):
     rgb, disc = _bystander_scene()
     seen: list[str] = []
@@ -172,8 +172,8 @@ def test_single_matte_needs_no_second_framing():
     assert seen == ["pad"]
     seen.clear()
     rgb2, _ = _bystander_scene()
-    matting.segment_alpha(_framing_model(seen), rgb2, "fast")  # fast never adds a pass
-    assert seen == ["pad"]
+    matting.segment_alpha(_framing_model(seen), rgb2, "fast")  # fast checks the split too (issue 18)
+    assert seen == ["pad", "st"]
 
 
 def test_band_matting_falls_back_when_the_solver_breaks_down(monkeypatch):
@@ -286,3 +286,122 @@ def test_band_matting_keeps_pymatting_prints_off_stdout(capsys, caplog):
     ichol_module.ichol(indefinite)
     assert capsys.readouterr().out == ""
     assert any("PERFORMANCE WARNING" in r.getMessage() for r in caplog.records)
+
+
+def _shadow_desk_scene():
+    """A subject on a desk (issue 18's failure kinds, synthetic): a red disc whose lower half (the
+    "keyboard", dark red) one framing drops, a strong cast shadow and a bystander that the other
+    framing takes in. 300×600; returns rgb, the subject's mask, the shadow's and the keyboard's."""
+    rgb = np.zeros((300, 600, 3), np.uint8)
+    rgb[...] = (170, 160, 140)  # the desk
+    yy, xx = np.mgrid[0:300, 0:600]
+    disc = (yy - 130) ** 2 + (xx - 200) ** 2 < 80**2
+    keyboard = disc & (yy > 150)
+    shadow = (((yy - 225) / 30.0) ** 2 + ((xx - 300) / 110.0) ** 2 < 1) & ~disc
+    rgb[shadow] = (60, 58, 55)
+    rgb[disc] = (220, 30, 20)
+    rgb[keyboard] = (120, 20, 15)
+    rgb[120:180, 450:510] = (220, 30, 20)  # the bystander
+    return rgb, disc, shadow, keyboard
+
+
+def _desk_model(seen):
+    """Padded framing: bright red and the dark shadow (not the keyboard). Stretched framing (the raw
+    model's): bright and dark red on the left half only (the subject, keyboard included)."""
+
+    def predict(x):
+        seen.append("pad" if (x[0, 0] == 128).all() else "st")
+        r = x[..., 0].astype(np.float32)
+        g = x[..., 1].astype(np.float32)
+        if seen[-1] == "pad":
+            a = ((r > 150) & (g < 100)) | ((r < 80) & (r > 40))
+        else:
+            a = (r > 100) & (g < 100)
+            a[:, 620:] = False
+        return a.astype(np.float32)
+
+    return predict
+
+
+@pytest.mark.parametrize("quality", QUALITIES)
+def test_passes_that_disagree_fall_back_to_the_raw_framing(quality):
+    """Issue 18's safety rule on the fusion: where the padded and the stretched (raw) passes disagree,
+    the raw pass wins — no half-transparent ghost of a shadow or bystander only the padded framing
+    took in, and no half of the subject dropped because only the raw framing kept it. (Before: their
+    mean, 0.5 on both — a ghost, and a keyboard that thresholding drops.)"""
+    rgb, disc, shadow, keyboard = _shadow_desk_scene()
+    seen: list[str] = []
+    low = matting.segment_alpha(_desk_model(seen), rgb, quality)
+    assert "st" in seen  # the padded matte splits: the raw framing is asked
+    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, low, quality), quality)
+    core = lambda m: cv2.erode(m.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert alpha[core(shadow)].max() <= 0.05
+    assert alpha[130:170, 460:500].max() <= 0.05  # the bystander
+    assert alpha[core(keyboard)].min() >= 0.95
+    assert (alpha[core(disc)] > 0.5).all()
+
+
+def test_fuse_with_raw():
+    a = np.array([0.9, 1.0, 0.0, 0.6, 0.2], np.float32)
+    raw = np.array([1.0, 0.0, 1.0, 0.3, 0.2], np.float32)
+    out = matting.fuse_with_raw(a, raw, 0.5)
+    np.testing.assert_allclose(out, [0.95, 0.0, 1.0, 0.45, 0.2], atol=1e-6)
+    np.testing.assert_allclose(matting.fuse_with_raw(a, raw, 1.0), (a + raw) / 2, atol=1e-6)  # 1: the plain mean
+
+
+def test_refinement_keeps_what_the_model_was_sure_of():
+    """Issue 18's safety rule on the refinement: a thin part the model is sure of (a strap or cable in
+    the desk's own colour, no image edge to follow) survives the guided upsampling and band matting;
+    background the model is sure of stays clear. (Before: the part fell to a mean alpha of 0.18.)"""
+    from openbg_emulator.pipeline import refine
+
+    rng = np.random.default_rng(0)
+    h = w = 1600
+    rgb = np.clip(150 + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)  # a textured desk
+    rgb[500:1100, 500:1100] = (200, 60, 40)  # the subject's body: a clear edge
+    low = np.zeros((1024, 1024), np.float32)
+    s = 1024 / 1600
+    low[int(500 * s) : int(1100 * s), int(500 * s) : int(1100 * s)] = 1
+    low[int(1100 * s) : int(1100 * s) + 3, int(500 * s) : int(1100 * s)] = 1  # the thin part
+    for q in ("balanced", "best"):
+        a, _ = refine.refine(rgb, low, q, foreground=False)
+        assert a[1101:1104, 600:1000].min() >= 0.98, q
+        assert a[700:900, 700:900].min() >= 0.98 and a[:400, :400].max() <= 0.02
+    a, _ = refine.refine(rgb, low, "fast", foreground=False)  # fast has no guard and needs none: bilinear
+    assert a[1101:1104, 600:1000].mean() >= 0.9
+
+
+def test_keep_sure_clamps_to_the_model_only_where_it_was_sure():
+    low = np.zeros((4, 4), np.float32)
+    low[:, 2:] = 1
+    a = np.full((8, 8), 0.5, np.float32)
+    out = matting.keep_sure(a, low, 0.02)
+    assert out is a  # in place
+    np.testing.assert_allclose(out[0], [0, 0, 0, 0.5, 0.5, 1, 1, 1])
+    assert (matting.keep_sure(np.full((8, 8), 0.5, np.float32), low, 0.0) == 0.5).all()  # 0: off
+
+
+def test_best_mirrored_passes_that_disagree_ask_the_raw_framing():
+    """best averages a mirrored pass; where the two disagree (a shadow one of them takes in), their mean
+    is a 0.5 ghost that the wide band matting would re-solve from colour. The raw (stretched) framing
+    is asked and kept there."""
+    rgb, disc, shadow, keyboard = _shadow_desk_scene()
+    rgb[120:180, 450:510] = (170, 160, 140)  # no bystander: the matte does not split
+    rgb[keyboard] = (220, 30, 20)  # the whole disc bright: every pass keeps it
+    seen: list[str] = []
+
+    def predict(x):
+        padded = (x[0, 0] == 128).all()
+        flipped = padded and x[478, 683, 1] < 100  # the disc lies left of centre; mirrored, right of it
+        seen.append("st" if not padded else ("padf" if flipped else "pad"))
+        r = x[..., 0].astype(np.float32)
+        a = (r > 150) & (x[..., 1] < 100)
+        if seen[-1] == "pad":
+            a |= (r < 80) & (r > 40)  # only the unmirrored padded pass takes the shadow in
+        return a.astype(np.float32)
+
+    low = matting.segment_alpha(predict, rgb, "best")
+    assert seen[-1] == "st"
+    up = matting.upsample_alpha(rgb, low, "fast")
+    core = cv2.erode(shadow.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert up[core].max() <= 0.05 and (up[disc] > 0.5).mean() > 0.99

@@ -15,14 +15,13 @@ so that no halo of the old background remains.
 
 All functions are deterministic and do not touch global state.
 
-Dev-set figures (``openbg eval``, 72 images; IoU / edge MAE / SAD/1000 on the alpha rows; CPU
-time relative to the raw model from ``bench/quality_time.py``, one process): raw 0.872 / 0.091 /
-103.1; fast 0.895 / 0.075 / 79.2 (1.01×); balanced 0.903 / 0.073 / 73.6 (1.06×, plus a second
-model pass on the ~6 % of images whose matte splits: 1.07 passes per image on dev); best 0.901 /
-0.081 / 67.9 (2.1×; its wide band still loses vehicle IoU, 0.919 vs raw 0.963). balanced = padded framing, split check,
-guided upsampling, band matting at 400 px (narrow trimap), contrast ×2. Outputs within the preview
-tier (≤ :data:`PREVIEW_PIXELS`) skip balanced's band matting. docs/quality.md has the tables, the
-preview cost and what was tried and dropped.
+Dev-set figures (``openbg eval``, 72 images, IoU / edge MAE; the tuned settings held out by 5-fold
+cross-validation, docs/quality.md): raw 0.872 / 0.091; fast 0.895 / 0.075; balanced 0.903 / 0.072,
+no image more than 0.02 IoU below raw; best 0.900 / 0.080. balanced = padded framing, split check
+(a stretched pass, which wins where the passes disagree: :func:`fuse_with_raw`), guided upsampling,
+band matting at 400 px (narrow trimap), contrast ×2, and :func:`keep_sure` (the refinement never
+undoes what the model was sure of). Outputs within the preview tier (≤ :data:`PREVIEW_PIXELS`) skip
+balanced's band matting.
 """
 
 from __future__ import annotations
@@ -122,9 +121,17 @@ def _pad_frame(rgb: U8, size: int) -> tuple[U8, Framing]:
 
 #: second framing per quality when the first pass's matte splits into several large parts: a
 #: component other than the largest that holds at least this fraction of the largest's area
-#: triggers a stretched pass, averaged in (0 = never).
-_SPLIT_FRAC = {"fast": 0.0, "balanced": 0.05, "best": 0.05}
+#: triggers a stretched pass, fused by :func:`fuse_with_raw` (0 = never).
+_SPLIT_FRAC = {"fast": 0.05, "balanced": 0.05, "best": 0.05}  # fast too since issue 18 (dev: one image 0.16 below raw)
 _SPLIT_MIN = 0.002  # ... and at least this fraction of the frame
+#: fusion of the padded passes with the stretched (raw) pass: where they differ by more than this,
+#: the stretched pass — the raw model's own framing — is kept instead of their mean (issue 18: a mean of
+#: 1 and 0 is a half-transparent ghost of whatever one framing took in, and halves a part only one
+#: framing kept). Chosen by 5-fold cross-validation on the dev set (docs/quality.md); 1 = plain mean.
+_FUSE_DELTA = 0.75
+#: best: where its padded passes disagree by more than _FUSE_DELTA over at least _SPLIT_MIN of the
+#: frame, the stretched pass is run and kept there
+_TTA_RAW = True
 
 
 def _pass(predict, rgb: U8, p: str, size: int, cache: dict[str, tuple[U8, Framing]]) -> F32:  # type: ignore[no-untyped-def]
@@ -171,12 +178,29 @@ def segment_alpha(predict, rgb: U8, quality: Quality = "balanced", *, size: int 
     frames: dict[str, tuple[U8, Framing]] = {}
     passes = list(PASSES[quality])
     acc = np.zeros((size, size), np.float32)
+    lo = hi = None
     for p in passes:
-        acc += _pass(predict, rgb, p, size, frames)
+        a = _pass(predict, rgb, p, size, frames)
+        acc += a
+        lo = a.copy() if lo is None else np.minimum(lo, a)
+        hi = a.copy() if hi is None else np.maximum(hi, a)
     acc /= len(passes)
-    if "st" not in passes and _split(acc, _SPLIT_FRAC[quality]):
-        acc = (acc + _pass(predict, rgb, "st", size, frames)) * np.float32(0.5)  # the two framings weigh equally
+    # passes of one framing that disagree (best's mirrored pass): their mean is a ghost that the band
+    # matting later re-solves from colour; the raw framing is asked there too (issue 18)
+    torn = (hi - lo > _FUSE_DELTA) if (_TTA_RAW and len(passes) > 1 and lo is not None and hi is not None) else None
+    torn_big = torn is not None and float(torn.mean()) >= _SPLIT_MIN
+    if "st" not in passes and (torn_big or _split(acc, _SPLIT_FRAC[quality])):
+        st = _pass(predict, rgb, "st", size, frames)
+        acc = fuse_with_raw(acc, st, _FUSE_DELTA)
+        if torn_big and torn is not None:
+            acc[torn] = st[torn]
     return np.clip(acc, 0, 1).astype(np.float32)
+
+
+def fuse_with_raw(alpha: F32, raw: F32, delta: float) -> F32:
+    """The mean of two passes where they agree within ``delta``; the raw (stretched) pass where not."""
+    mean = (alpha + raw) * np.float32(0.5)  # the two framings weigh equally where they agree
+    return np.where(np.abs(alpha - raw) > delta, raw, mean).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,6 +506,37 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality, pool: Executor | None = 
     _apply_coeffs_striped(rgb, ca, cb, full, where=unk_full, pool=pool)  # only where it is used
     a[unk_full] = np.clip(full[unk_full], 0, 1)
     return a
+
+
+#: the refined matte keeps the model's sure values: where the model's alpha (bilinear at full size) is
+#: ≥ 1 − this, the refined alpha is not lower; where ≤ this, not higher (issue 18: refinement must not
+#: remove what the model was sure of nor add what it was sure was background). 0 = off. Chosen by 5-fold
+#: cross-validation on the dev set (docs/quality.md).
+_SURE = {"fast": 0.0, "balanced": 0.1, "best": 0.1}
+
+
+def keep_sure(alpha: F32, alpha_low: npt.NDArray[np.floating], tau: float) -> F32:
+    """Clamp ``alpha`` (H×W, in place) to the model's sure values (see :data:`_SURE`), in 512-row stripes
+    (the model alpha is sampled bilinearly per stripe: no second full-resolution array)."""
+    if tau <= 0:
+        return alpha
+    low = np.asarray(alpha_low, np.float32)
+    h, w = alpha.shape
+    lh, lw = low.shape
+    sy = lh / h
+    xs = ((np.arange(w, dtype=np.float32) + 0.5) * (lw / w) - 0.5).astype(np.float32)
+    hi = np.float32(1.0 - tau)
+    for y0 in range(0, h, STRIPE_ROWS):
+        y1 = min(h, y0 + STRIPE_ROWS)
+        ly0 = max(0, int(np.floor((y0 + 0.5) * sy - 0.5)) - 1)
+        ly1 = min(lh, int(np.ceil((y1 + 0.5) * sy - 0.5)) + 2)
+        ys = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * sy - 0.5 - ly0).astype(np.float32)
+        mx, my = np.meshgrid(xs, ys)
+        m = cv2.remap(low[ly0:ly1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        a = alpha[y0:y1]
+        np.maximum(a, m, out=a, where=m >= hi)
+        np.minimum(a, m, out=a, where=m <= tau)
+    return alpha
 
 
 def harden_alpha(alpha: F32, *, softness: float = 0.1) -> F32:

@@ -161,6 +161,7 @@ def refine(
     q = quality if quality in ("fast", "balanced", "best") else "balanced"
     alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q, pool=pool), q,  # type: ignore[arg-type]
                                  pool=pool)
+    matting.keep_sure(alpha, alpha_lowres, matting._SURE[q])  # what the model was sure of stays (issue 18)
     if not foreground:
         return alpha, rgb
     fg = estimate_foreground(rgb, alpha, foreground_pixels(quality), pool=pool)
