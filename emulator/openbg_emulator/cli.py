@@ -171,9 +171,6 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
             click.echo(evaluation.format_comparison(scores, ref, label, worse_by))
 
 
-eval = eval_  # the name the wrapper CLI looks up
-
-
 def _tiny_jpeg() -> bytes:
     import numpy as np
     from PIL import Image

@@ -603,17 +603,18 @@ def zip2png_command(zip_file: Path, png_file: Path) -> None:
 # The emulator's commands
 
 
-def _add_emulator_commands() -> None:
-    for module, names in (("openbg_emulator.cli", ("models", "eval", "sheet")),
-                          ("openbg_emulator.server_cli", ("serve", "keys", "admin"))):
+def _add_plugin_commands() -> None:
+    """Commands other packages add through the ``openbg.commands`` entry points (the emulator's ``serve``,
+    ``keys``, ``models``, ...); one whose dependencies are not installed is left out."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="openbg.commands"):
         try:
-            mod = importlib.import_module(module)
-        except ImportError:  # the emulator extra (or this module of it) is not installed
+            cmd = ep.load()
+        except ImportError:  # e.g. the emulator extra is not installed
             continue
-        for name in names:
-            cmd = getattr(mod, name, None)
-            if isinstance(cmd, click.Command):
-                main.add_command(cmd, name)
+        if isinstance(cmd, click.Command):
+            main.add_command(cmd, ep.name)
 
 
-_add_emulator_commands()
+_add_plugin_commands()
