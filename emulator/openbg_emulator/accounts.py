@@ -123,6 +123,17 @@ rate_windows = Table(
 )
 
 
+def db_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean the database cannot be reached or used right now (connection refused or lost,
+    pool exhausted, SQLite locked or full): the service answers 503 with Retry-After. The transaction was rolled
+    back (the one case left open: a connection lost during COMMIT itself, when the server cannot know)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -255,7 +266,7 @@ class SqlRateLimiter:
         self.engine = engine
         self.writer = writer
         self.window_s = window_s
-        self.window_ms = int(round(window_s * 1000))
+        self.window_ms = round(window_s * 1000)
         now = _NOW_MS.get(engine.dialect.name, _NOW_MS["sqlite"])
         self._now = text(f"SELECT {now}")
         self._read = text(f"SELECT start_ms, used, {now} AS now_ms FROM rate_windows WHERE key_id = :k")

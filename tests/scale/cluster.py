@@ -221,7 +221,7 @@ def server_env(state: Path, database_url: str, **extra: str) -> dict[str, str]:
 
 
 def db_upgrade(env: dict[str, str]) -> str:
-    r = subprocess.run([sys.executable, "-m", "openbg_emulator.server_cli", "db", "upgrade"], env=env,
+    r = subprocess.run([sys.executable, "-m", "openbg_emulator.server_cli", "db", "upgrade"], env=env, check=False,
                        capture_output=True, text=True, timeout=120, cwd=REPO)
     if r.returncode != 0:
         raise RuntimeError(f"openbg db upgrade failed:\n{r.stdout}\n{r.stderr}")

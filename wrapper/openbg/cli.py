@@ -2,7 +2,7 @@
 
 The wrapper's commands are ``remove`` (over HTTP, or ``--local`` with the
 emulator's engine), ``account`` and ``zip2png``; the emulator's commands
-(``models``, ``eval``, ``sheet``, ``serve``, ``keys``) are attached when the
+(``models``, ``eval``, ``sheet``, ``serve``, ``keys``, ``db``) are attached when the
 ``openbg[emulator]`` extra is installed.
 """
 
@@ -353,7 +353,7 @@ def zip2png_command(zip_file: Path, png_file: Path) -> None:
 
 def _add_emulator_commands() -> None:
     for module, names in (("openbg_emulator.cli", ("models", "eval", "sheet")),
-                          ("openbg_emulator.server_cli", ("serve", "keys"))):
+                          ("openbg_emulator.server_cli", ("serve", "keys", "db"))):
         try:
             mod = importlib.import_module(module)
         except ImportError:  # the emulator extra (or this module of it) is not installed
