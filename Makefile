@@ -6,12 +6,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install models serve test lint codegen codegen-check typecheck clean
+.PHONY: install models serve test lint codegen codegen-check typecheck clean system-deps
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[emulator,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[emulator,dev,postgres]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -39,7 +39,14 @@ lint: install node_modules/.installed
 typecheck: install
 	$(BIN)/mypy --strict wrapper/openbg
 
-test: install models node_modules/.installed
+# tests/scale runs a real PostgreSQL 15 and nginx: the Debian packages, installed once when missing.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends postgresql nginx; \
+	fi
+
+test: install models node_modules/.installed system-deps
 	$(MAKE) codegen-check lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 

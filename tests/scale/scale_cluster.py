@@ -8,6 +8,7 @@ Nothing here is a stub: every piece is the real program, stopped and started as 
 from __future__ import annotations
 
 import glob
+import io
 import os
 import pwd
 import shutil
@@ -16,9 +17,12 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,7 +118,7 @@ class Server:
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--log-level", "warning"]
+               "--port", str(self.port), "--log-level", "info"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
 
@@ -159,8 +163,10 @@ def render_nginx(template: Path, *, listen: str, upstreams: list[str], prefix: P
     """deploy/nginx/openbg.conf with the listen address and the upstream servers filled in, wrapped in the few
     top-level lines nginx needs to run unprivileged from ``prefix``."""
     conf = template.read_text()
+    head, rest = conf.split("    # BEGIN SERVERS\n", 1)
+    _, tail = rest.split("    # END SERVERS\n", 1)
     servers = "".join(f"    server {u} max_fails=1 fail_timeout=2s;\n" for u in upstreams)
-    conf = conf.replace("    # @SERVERS@\n", servers).replace("listen 80;", f"listen {listen};")
+    conf = (head + servers + tail).replace("listen 80;", f"listen {listen};")
     return (
         f"daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
         f"events {{ worker_connections 1024; }}\nhttp {{\n"
@@ -226,3 +232,60 @@ def db_upgrade(env: dict[str, str]) -> str:
     if r.returncode != 0:
         raise RuntimeError(f"openbg db upgrade failed:\n{r.stdout}\n{r.stderr}")
     return r.stdout
+
+
+def small_image(variant: int = 0, size: tuple[int, int] = (96, 72)) -> bytes:
+    """A small PNG with an obvious subject (a red ellipse on light grey)."""
+    w, h = size
+    im = Image.new("RGB", size, (235, 235, 235))
+    ImageDraw.Draw(im).ellipse((w * 0.3, h * 0.15, w * 0.7, h * 0.85), fill=(180, 40 + variant % 200, 40))
+    b = io.BytesIO()
+    im.save(b, "PNG")
+    return b.getvalue()
+
+
+@dataclass
+class Deployment:
+    root: Path
+    pg: Postgres
+    servers: list[Server]
+    nginx: Nginx
+    env: dict[str, str]
+    accounts: object = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"{self.nginx.url}/v1.0"
+
+    def create_key(self, name: str, credits: float = 0, free_calls: int | None = 0,
+                   rate_limit: int | None = 100000) -> tuple[str, str]:
+        key, info = self.accounts.create_key(name, credits=credits, free_calls=free_calls,  # type: ignore[attr-defined]
+                                             rate_limit=rate_limit)
+        return key, info.id
+
+    def balance(self, kid: str) -> float:
+        return float(self.accounts.get(kid).credits)  # type: ignore[attr-defined]
+
+    def ledger(self, kid: str) -> list[dict[str, object]]:
+        return self.accounts.ledger_rows(kid)  # type: ignore[attr-defined,no-any-return]
+
+
+def post_many(url: str, key: str, n: int, concurrency: int, image: bytes | None = None,
+              size: str = "preview") -> list[httpx.Response]:
+    img = image or small_image()
+
+    def one(_i: int) -> httpx.Response:
+        return httpx.post(f"{url}/removebg", headers={"X-Api-Key": key}, files={"image_file": img},
+                          data={"size": size}, timeout=120)
+
+    with ThreadPoolExecutor(concurrency) as ex:
+        return list(ex.map(one, range(n)))
+
+
+def wait_until(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.2)
+    return False
