@@ -371,13 +371,15 @@ class Accounts:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ keys
-    def _resolve(self, row) -> KeyInfo:  # type: ignore[no-untyped-def]
+    def _resolve(self, row, conn: Connection | None = None) -> KeyInfo:  # type: ignore[no-untyped-def]
         free = row.free_calls if row.free_calls is not None else self.default_free_calls
-        with self.engine.connect() as c:
-            used = c.execute(
-                select(free_usage.c.used).where(free_usage.c.key_id == row.id, free_usage.c.month == _month())
-            ).scalar()
-            c.rollback()
+        query = select(free_usage.c.used).where(free_usage.c.key_id == row.id, free_usage.c.month == _month())
+        if conn is not None:  # on the caller's connection: one pool checkout per call
+            used = conn.execute(query).scalar()
+        else:
+            with self.engine.connect() as c:
+                used = c.execute(query).scalar()
+                c.rollback()
         return KeyInfo(
             id=row.id,
             name=row.name,
@@ -441,12 +443,15 @@ class Accounts:
         h = hash_key(key)
         with self.engine.connect() as c:
             row = c.execute(select(api_keys).where(api_keys.c.key_hash == h)).first()
+            if row is None or not hmac.compare_digest(row.key_hash.encode(), h.encode()):
+                c.rollback()
+                return None
+            if row.revoked_at is not None:
+                c.rollback()
+                return None
+            info = self._resolve(row, c)
             c.rollback()
-        if row is None or not hmac.compare_digest(row.key_hash.encode(), h.encode()):
-            return None
-        if row.revoked_at is not None:
-            return None
-        return self._resolve(row)
+        return info
 
     def _find_row(self, c: Connection, key_or_id: str):  # type: ignore[no-untyped-def]
         row = c.execute(select(api_keys).where(api_keys.c.id == key_or_id)).first()
@@ -457,8 +462,9 @@ class Accounts:
     def get(self, key_or_id: str) -> KeyInfo | None:
         with self.engine.connect() as c:
             row = self._find_row(c, key_or_id)
+            info = self._resolve(row, c) if row is not None else None
             c.rollback()
-        return self._resolve(row) if row is not None else None
+        return info
 
     def list_keys(self) -> list[KeyInfo]:
         with self.engine.connect() as c:

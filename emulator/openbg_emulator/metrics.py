@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -51,6 +52,17 @@ QUEUE = Gauge("openbg_queue_depth", "Engine calls running or waiting in the work
 UNAVAILABLE = Counter("openbg_unavailable", "503 answers, by reason (server_busy: queue full; database)",
                       ["reason"])
 RATE_LIMITED = Counter("openbg_rate_limited", "429 answers (rate limit exceeded)")
+DB = Histogram("openbg_request_db_seconds", "Time one request spent in account-database calls", ["endpoint"],
+               buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+
+_db_time: ContextVar[list[float] | None] = ContextVar("openbg_db_time", default=None)
+
+
+def add_db_time(seconds: float) -> None:
+    """Called by the service around each database call; summed per request (metrics and access log)."""
+    acc = _db_time.get()
+    if acc is not None:
+        acc[0] += seconds
 
 
 def observe_model(seconds: float, runtime: str) -> None:
@@ -92,6 +104,8 @@ class MetricsMiddleware:
         headers: dict[bytes, bytes] = {}
         size = 0
         err = bytearray()
+        db = [0.0]
+        token = _db_time.set(db)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, size
@@ -108,7 +122,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            _db_time.reset(token)
             dt = time.perf_counter() - t0
+            DB.labels(endpoint).observe(db[0])
             code = _error_code(bytes(err)) if status >= 400 else ""
             tier = str((scope.get("state") or {}).get("openbg_size") or "")
             REQUESTS.labels(endpoint, str(status), code).inc()
@@ -125,5 +141,5 @@ class MetricsMiddleware:
                 RATE_LIMITED.inc()
             rid = headers.get(b"x-request-id", b"-").decode("latin-1")
             safe_path = path[:200].encode("unicode_escape").decode("ascii").replace(" ", "%20")
-            access_log.info("%s %s %d %.1fms size=%s code=%s bytes=%d id=%s", scope.get("method", "-"), safe_path,
-                            status, dt * 1000, tier or "-", code or "-", size, rid)
+            access_log.info("%s %s %d %.1fms size=%s code=%s bytes=%d db=%.2fms id=%s", scope.get("method", "-"),
+                            safe_path, status, dt * 1000, tier or "-", code or "-", size, db[0] * 1000, rid)

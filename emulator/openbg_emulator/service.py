@@ -532,6 +532,7 @@ class Service:
 
     # ---------------------------------------------------------------- plumbing
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
         try:
             return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.io_limiter)
         except Exception as e:
@@ -541,6 +542,8 @@ class Service:
             raise ApiError("server_busy", status=503, title="Service unavailable",
                            detail="The account database is unavailable; nothing was charged; retry after "
                                   "the given delay", headers={"Retry-After": "2"}) from None
+        finally:
+            metrics.add_db_time(time.perf_counter() - t0)
 
     async def handle(self, request: Request, body: Callable[[Request, Ctx], Awaitable[Response]]) -> Response:
         ctx = Ctx(request_id=uuid.uuid4().hex[:16])

@@ -106,7 +106,7 @@ def test_metrics_and_access_log(deployment: Deployment) -> None:
     assert wait_until(lambda: r.headers["X-Request-Id"] in s.log_path.read_text(), 10)
     log = s.log_path.read_text()
     line = next(x for x in log.splitlines() if r.headers["X-Request-Id"] in x)
-    assert re.search(r"POST /v1.0/removebg 200 [0-9.]+ms size=preview code=- bytes=\d+ id=", line), line
+    assert re.search(r"POST /v1.0/removebg 200 [0-9.]+ms size=preview code=- bytes=\d+ db=[0-9.]+ms id=", line), line
     assert key not in log and "obg_wrong" not in log
     assert re.search(r"GET /v1.0/account 403 .* code=auth_failed", log)
 
