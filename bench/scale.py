@@ -124,8 +124,9 @@ def main() -> None:
         try:
             common = {"OPENBG_MASK_CACHE_MB": "0", "OPENBG_QUEUE": "64", "OPENBG_RATE_LIMIT": "1000000",
                       "OPENBG_PREVIEW_MODEL_SIZE": str(args.preview_model_size)}
-            # three processes on one machine: one ORT thread each (docs/deploy.md), so they do not oversubscribe
-            env_b = server_env(root / "state-b", pg.url, OPENBG_WORKERS="1", OPENBG_THREADS="1", **common)
+            # three processes on one machine: one thread each for the model and the steps after it (docs/deploy.md)
+            env_b = server_env(root / "state-b", pg.url, OPENBG_WORKERS="1", OPENBG_THREADS="1",
+                               OPENBG_PARALLEL_STEPS="0", **common)
             db_upgrade(env_b)
             env_a = server_env(root / "state-a", "", OPENBG_WORKERS="3", **common)
             env_a.pop("OPENBG_DATABASE_URL")
