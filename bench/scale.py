@@ -5,7 +5,8 @@
 
 Both sides run at once for the whole benchmark and are loaded in turn, round-robin (A, B, A, B, …), so their
 requests/s are taken under the same machine load. Side A: one ``openbg serve`` with ``--workers 3`` on its
-default SQLite state, clients talking to it directly. Side B: three ``openbg serve --workers 1`` sharing one
+default SQLite state, clients talking to it directly. Side C: the same one server on PostgreSQL (what the
+shared store alone costs). Side B: three ``openbg serve --workers 1`` sharing one
 PostgreSQL 15 (Debian's binaries, in a temporary folder) behind nginx (``deploy/nginx/openbg.conf``, least_conn).
 Every request is a ``size=preview`` removal of a small synthetic image (160x120 PNG) that no server has seen
 (a fresh colour per request, so no mask-cache hits): the model runs every time, at its preview input size.
@@ -131,20 +132,24 @@ def main() -> None:
             env_a = server_env(root / "state-a", "", OPENBG_WORKERS="3", **common)
             env_a.pop("OPENBG_DATABASE_URL")
             one = Server(root, "one", env_a)
-            servers = [one] + [Server(root, f"pg{i}", env_b) for i in range(3)]
+            env_c = server_env(root / "state-c", pg.url, OPENBG_WORKERS="3", **common)
+            one_pg = Server(root, "one-pg", env_c)
+            servers = [Server(root, f"pg{i}", env_b) for i in range(3)] + [one, one_pg]
             for s in servers:
                 s.start()
             for s in servers:
                 s.wait_ready()
-            nginx = Nginx(root, [f"127.0.0.1:{s.port}" for s in servers[1:]])
+            nginx = Nginx(root, [f"127.0.0.1:{s.port}" for s in servers[:3]])
             nginx.start()
             acc_a = Accounts(f"sqlite:///{root / 'state-a' / 'openbg.db'}")
             acc_b = Accounts(pg.url)
             key_a = acc_a.create_key("bench", credits=1_000_000, free_calls=0)[0]
             key_b = acc_b.create_key("bench", credits=1_000_000, free_calls=0)[0]
+            key_c = acc_b.create_key("bench-c", credits=1_000_000, free_calls=0)[0]
             sides = {"A: 1 server x 3 workers (SQLite)": (one.root_url + "/v1.0", key_a, [one.log_path]),
                      "B: 3 servers x 1 worker + nginx + PostgreSQL": (nginx.url + "/v1.0", key_b,
-                                                                       [s.log_path for s in servers[1:]])}
+                                                                       [s.log_path for s in servers[:3]]),
+                     "C: 1 server x 3 workers (PostgreSQL)": (one_pg.root_url + "/v1.0", key_c, [one_pg.log_path])}
             counter = Counter(0)
             for url, key, _ in sides.values():  # warm-up: every process past its first requests
                 load(url, key, args.clients, 3, counter)
@@ -181,15 +186,19 @@ def main() -> None:
                 table[name] = {"rps": r["rps"], "rps_median": rps, "db_ms_median": med, "db_ms_p90": p90,
                                "requests_timed": len(dbs), "db_ms_account_unloaded": acc_ms}
                 print(f"{name:<48} {rps:>15.2f} {med:>13.2f} {p90:>10.2f} {acc_ms:>15.2f}")
-            a, b = (table[k]["rps_median"] for k in sides)
-            ratios = [rb / ra for ra, rb in zip(*(results[k]["rps"] for k in sides), strict=True)]
+            names = list(sides)
+            a, b = table[names[0]]["rps_median"], table[names[1]]["rps_median"]
+            ratios = [rb / ra for ra, rb in zip(results[names[0]]["rps"], results[names[1]]["rps"], strict=True)]
+            ratios_c = [rc / ra for ra, rc in zip(results[names[0]]["rps"], results[names[2]]["rps"], strict=True)]
             print(f"\nratio B/A (median of the per-round ratios): {statistics.median(ratios):.3f} "
                   f"(rounds {', '.join(f'{x:.3f}' for x in ratios)}); target >= 0.95")
+            print(f"ratio C/A (the store alone: PostgreSQL vs SQLite, one process): {statistics.median(ratios_c):.3f} "
+                  f"(rounds {', '.join(f'{x:.3f}' for x in ratios_c)})")
             tb = table[list(sides)[1]]
             print(f"PostgreSQL time per request (side B, median): {tb['db_ms_median']:.2f} ms under load, "
                   f"{tb['db_ms_account_unloaded']:.2f} ms for /account alone; target <= 5 ms")
             if args.json:
-                args.json.write_text(json.dumps({"cpu": cpu(), "table": table, "ratios": ratios,
+                args.json.write_text(json.dumps({"cpu": cpu(), "table": table, "ratios": ratios, "ratios_c": ratios_c,
                                                  "ratio_of_medians": b / a}, indent=2))
             acc_a.close()
             acc_b.close()
