@@ -81,13 +81,15 @@ class Postgres:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, cwd=self.root)
 
-    def init(self) -> Postgres:
+    def init(self, preload: str = "") -> Postgres:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "openbg", "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         with open(self.data / "postgresql.conf", "a") as f:
             f.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
                     f"unix_socket_directories = '{self.root}'\nmax_connections = 200\n"
                     "fsync = on\nshared_buffers = 64MB\n")
+            if preload:
+                f.write(f"shared_preload_libraries = '{preload}'\n")
         self.start()
         self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "openbg", "openbg")
         return self
