@@ -169,8 +169,10 @@ def render_nginx(template: Path, *, listen: str, upstreams: list[str], prefix: P
     _, tail = rest.split("    # END SERVERS\n", 1)
     servers = "".join(f"    server {u} max_fails=1 fail_timeout=2s;\n" for u in upstreams)
     conf = (head + servers + tail).replace("listen 80;", f"listen {listen};")
+    # as root, workers would run as "nobody" and could not write request bodies over 1 MiB to the temp folder
+    user = "user root;\n" if os.geteuid() == 0 else ""
     return (
-        f"daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
+        f"{user}daemon off;\nworker_processes 1;\npid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
         f"events {{ worker_connections 1024; }}\nhttp {{\n"
         f"  access_log {prefix}/access.log;\n  client_body_temp_path {prefix}/body;\n"
         f"  proxy_temp_path {prefix}/proxy;\n  fastcgi_temp_path {prefix}/fastcgi;\n"
