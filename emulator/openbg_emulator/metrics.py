@@ -100,7 +100,7 @@ class MetricsMiddleware:
         t0 = time.perf_counter()
         path = str(scope.get("path", ""))
         endpoint = path if path in ENDPOINTS else "other"
-        status = 500
+        status = 0  # no answer yet; 499 (client gone) or 500 (an exception) if none is ever sent
         headers: dict[bytes, bytes] = {}
         size = 0
         err = bytearray()
@@ -119,10 +119,14 @@ class MetricsMiddleware:
                     err.extend(chunk[: 4096 - len(err)])
             await send(message)
 
+        failed = True
         try:
             await self.app(scope, receive, send_wrapper)
+            failed = False
         finally:
             _db_time.reset(token)
+            if status == 0:
+                status = 500 if failed else 499
             dt = time.perf_counter() - t0
             DB.labels(endpoint).observe(db[0])
             code = _error_code(bytes(err)) if status >= 400 else ""
