@@ -31,6 +31,11 @@ def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
         raise click.ClickException(str(e)) from None
     except (OSError, SQLAlchemyError) as e:
         first = (str(e).splitlines() or [""])[0]
+        if settings.database_url:
+            raise click.ClickException(
+                f"cannot open the database {_safe(settings.database_url)} ({type(e).__name__}: {first}); "
+                "check that it runs and that OPENBG_DATABASE_URL is right"
+            ) from None
         raise click.ClickException(
             f"cannot open the state in {settings.resolved_state_dir} ({type(e).__name__}: {first}); "
             "make it a writable directory or set OPENBG_STATE_DIR"
