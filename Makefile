@@ -11,7 +11,7 @@ CLIENT_PYTHONS ?= 3.12 3.13
 # mypy and IDEs follow like a normal install.
 EDITABLE := pip install --quiet -c constraints.txt -e
 
-.PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean web-assets browser
+.PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean web-assets browser system-deps
 
 # `make serve` needs the server and its engine only; `make test` adds the dev tools on top.
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -21,7 +21,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 $(BIN)/.installed-dev: $(BIN)/.installed
-	$(BIN)/$(EDITABLE) ".[emulator,dev]"
+	$(BIN)/$(EDITABLE) ".[emulator,dev,postgres]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -86,7 +86,14 @@ test-clients: install-dev models client-venvs
 	    tests/wrapper tests/contract -m "not server_python_only" || exit 1; \
 	done
 
-test: install-dev models node_modules/.installed web-assets browser
+# tests/scale runs a real PostgreSQL 15 and nginx: the Debian packages, installed once when missing.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends postgresql nginx; \
+	fi
+
+test: install-dev models node_modules/.installed web-assets browser system-deps
 	$(MAKE) codegen-check lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(MAKE) test-clients

@@ -16,8 +16,18 @@ Storage (SQLAlchemy; SQLite by default under ``$OPENBG_STATE_DIR/openbg.db``):
 * ``free_usage``: free calls used per key and calendar month (UTC).
 * ``improve_usage``: /improve submissions per key and UTC day.
 
-Rate-limit windows live in memory (one server process): a fixed window per key that starts at the window's
-first call and lasts ``window_s`` seconds (60 by default, spec §10).
+* ``rate_windows``: the rate-limit window per key (:class:`SqlRateLimiter`), shared by every server process
+  on the database: a fixed window that starts at the window's first call and lasts ``window_s`` seconds (60 by
+  default, spec §10). One conditional upsert per request counts a request; times come from the database's
+  clock, so ``X-RateLimit-*`` and ``Retry-After`` are the same whichever server answers.
+
+The schema is versioned by Alembic (``openbg_emulator.migrations``, ``openbg db upgrade``); :class:`Accounts`
+refuses a database at another revision (:class:`~openbg_emulator.migrations.SchemaError`) and creates an
+empty SQLite database at once. PostgreSQL (``postgresql+psycopg://…``, the ``openbg[postgres]`` extra) is
+opened with pre-ping and short connect timeouts, so a database that went away fails fast
+(:class:`sqlalchemy.exc.OperationalError`; the service answers 503) and the pool reconnects by itself.
+Per key, writers lock the key's row first (``SELECT … FOR UPDATE``; SQLite: ``BEGIN IMMEDIATE``), so
+concurrent charges on several servers are serialised per key.
 
 Account mapping for ``GET /account``: every granted credit is pay-as-you-go, so ``payg`` = balance,
 ``subscription`` = 0, ``enterprise`` = 0, ``total`` = balance.
@@ -50,6 +60,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -101,6 +112,26 @@ improve_usage = Table(
     Column("used", Integer, nullable=False, default=0),
     UniqueConstraint("key_id", "day"),
 )
+
+
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("start_ms", BigInteger, nullable=False),  # the window's first call (database clock, ms)
+    Column("used", BigInteger, nullable=False),  # megapixel images counted in the window
+)
+
+
+def db_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean the database cannot be reached or used right now (connection refused or lost,
+    pool exhausted, SQLite locked or full): the service answers 503 with Retry-After. The transaction was rolled
+    back (the one case left open: a connection lost during COMMIT itself, when the server cannot know)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def hash_key(key: str) -> str:
@@ -218,6 +249,64 @@ class RateLimiter:
             return RateState(limit, max(0, limit - w.used), reset, True, 0)
 
 
+_NOW_MS = {
+    "postgresql": "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000 AS BIGINT)",
+    "sqlite": "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+}
+
+
+class SqlRateLimiter:
+    """The same fixed windows as :class:`RateLimiter`, kept in the ``rate_windows`` table so that every server
+    process on the database shares them. :meth:`consume` is one conditional upsert (``INSERT … ON CONFLICT
+    DO UPDATE … WHERE … RETURNING``, PostgreSQL and SQLite alike): it starts a new window when none is open or
+    the last one ended, adds the cost when it fits, and returns nothing when it does not (then one read gives
+    the headers). Times are the database's clock, the same for every server."""
+
+    def __init__(self, engine: Engine, writer: Engine, window_s: float = 60.0) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.window_s = window_s
+        self.window_ms = round(window_s * 1000)
+        now = _NOW_MS.get(engine.dialect.name, _NOW_MS["sqlite"])
+        self._now = text(f"SELECT {now}")
+        self._read = text(f"SELECT start_ms, used, {now} AS now_ms FROM rate_windows WHERE key_id = :k")
+        self._upsert = text(
+            f"INSERT INTO rate_windows (key_id, start_ms, used) VALUES (:k, {now}, :cost) "
+            "ON CONFLICT (key_id) DO UPDATE SET "
+            f"start_ms = CASE WHEN rate_windows.start_ms + :w <= {now} THEN {now} ELSE rate_windows.start_ms END, "
+            f"used = CASE WHEN rate_windows.start_ms + :w <= {now} THEN :cost ELSE rate_windows.used + :cost END "
+            f"WHERE rate_windows.start_ms + :w <= {now} OR rate_windows.used + :cost <= :lim "
+            f"RETURNING start_ms, used, {now} AS now_ms"
+        )
+
+    def _state(self, limit: int, start_ms: int | None, used: int, now_ms: int, allowed: bool) -> RateState:
+        if start_ms is None or now_ms >= start_ms + self.window_ms:  # no open window
+            start_ms, used = now_ms, 0
+        reset_at = (start_ms + self.window_ms) / 1000
+        retry = 0 if allowed else max(1, math.ceil(reset_at - now_ms / 1000))
+        return RateState(limit, max(0, limit - used), math.ceil(reset_at), allowed, retry)
+
+    def peek(self, key_id: str, limit: int, allowed: bool = True) -> RateState:
+        with self.engine.connect() as c:
+            row = c.execute(self._read, {"k": key_id}).first()
+            now_ms = int(row.now_ms) if row is not None else int(c.execute(self._now).scalar_one())
+            c.rollback()
+        if row is None:
+            return self._state(limit, None, 0, now_ms, allowed)
+        return self._state(limit, int(row.start_ms), int(row.used), now_ms, allowed)
+
+    def consume(self, key_id: str, limit: int, cost: int) -> RateState:
+        if cost > limit:  # never fits: count nothing
+            return self.peek(key_id, limit, allowed=False)
+        with self.writer.begin() as c:
+            row = c.execute(self._upsert, {"k": key_id, "cost": cost, "w": self.window_ms, "lim": limit}).first()
+            if row is None:  # the window is open and the cost does not fit
+                row = c.execute(self._read, {"k": key_id}).first()
+                assert row is not None
+                return self._state(limit, int(row.start_ms), int(row.used), int(row.now_ms), False)
+        return self._state(limit, int(row.start_ms), int(row.used), int(row.now_ms), True)
+
+
 class Accounts:
     """All account state. Thread-safe (SQLAlchemy engine + SQLite with a busy timeout)."""
 
@@ -229,11 +318,12 @@ class Accounts:
         default_rate_limit: int = 500,
         improve_per_day: int = 100,
         rate_window_s: float = 60.0,
+        pool_size: int = 8,
+        check_schema: bool = True,
     ) -> None:
         self.default_free_calls = default_free_calls
         self.default_rate_limit = default_rate_limit
         self.improve_per_day = improve_per_day
-        self.rate = RateLimiter(rate_window_s)
         self._sqlite = database_url.startswith("sqlite")
         if self._sqlite:
             path = database_url.split("///", 1)[-1]
@@ -259,21 +349,37 @@ class Accounts:
                 immediate = conn.get_execution_options().get("openbg_write", False)
                 conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
         else:
-            self.engine = create_engine(database_url)
-        metadata.create_all(self.engine)
+            connect_args: dict[str, object] = {}
+            if database_url.startswith("postgresql"):
+                # fail fast when the database is away (the service answers 503) instead of hanging
+                connect_args = {"connect_timeout": 3, "options": "-c statement_timeout=10000"}
+            self.engine = create_engine(database_url, pool_pre_ping=True, pool_size=pool_size,
+                                        max_overflow=pool_size, pool_timeout=5, pool_recycle=1800,
+                                        connect_args=connect_args)
         self._writer = self.engine.execution_options(openbg_write=True)
+        if check_schema:
+            from openbg_emulator.migrations import check
+
+            try:
+                check(self.engine, self._writer, auto_create=self._sqlite)
+            except BaseException:
+                self.engine.dispose()
+                raise
+        self.rate = SqlRateLimiter(self.engine, self._writer, rate_window_s)
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ keys
-    def _resolve(self, row) -> KeyInfo:  # type: ignore[no-untyped-def]
+    def _resolve(self, row, conn: Connection | None = None) -> KeyInfo:  # type: ignore[no-untyped-def]
         free = row.free_calls if row.free_calls is not None else self.default_free_calls
-        with self.engine.connect() as c:
-            used = c.execute(
-                select(free_usage.c.used).where(free_usage.c.key_id == row.id, free_usage.c.month == _month())
-            ).scalar()
-            c.rollback()
+        query = select(free_usage.c.used).where(free_usage.c.key_id == row.id, free_usage.c.month == _month())
+        if conn is not None:  # on the caller's connection: one pool checkout per call
+            used = conn.execute(query).scalar()
+        else:
+            with self.engine.connect() as c:
+                used = c.execute(query).scalar()
+                c.rollback()
         return KeyInfo(
             id=row.id,
             name=row.name,
@@ -337,12 +443,15 @@ class Accounts:
         h = hash_key(key)
         with self.engine.connect() as c:
             row = c.execute(select(api_keys).where(api_keys.c.key_hash == h)).first()
+            if row is None or not hmac.compare_digest(row.key_hash.encode(), h.encode()):
+                c.rollback()
+                return None
+            if row.revoked_at is not None:
+                c.rollback()
+                return None
+            info = self._resolve(row, c)
             c.rollback()
-        if row is None or not hmac.compare_digest(row.key_hash.encode(), h.encode()):
-            return None
-        if row.revoked_at is not None:
-            return None
-        return self._resolve(row)
+        return info
 
     def _find_row(self, c: Connection, key_or_id: str):  # type: ignore[no-untyped-def]
         row = c.execute(select(api_keys).where(api_keys.c.id == key_or_id)).first()
@@ -353,8 +462,9 @@ class Accounts:
     def get(self, key_or_id: str) -> KeyInfo | None:
         with self.engine.connect() as c:
             row = self._find_row(c, key_or_id)
+            info = self._resolve(row, c) if row is not None else None
             c.rollback()
-        return self._resolve(row) if row is not None else None
+        return info
 
     def list_keys(self) -> list[KeyInfo]:
         with self.engine.connect() as c:
@@ -380,6 +490,7 @@ class Accounts:
             row = self._find_row(c, key_or_id)
             if row is None:
                 return None
+            row = c.execute(select(api_keys).where(api_keys.c.id == row.id).with_for_update()).first()
             if delta < 0 and row.credits_milli + delta < 0:
                 raise ValueError(f"balance {from_milli(row.credits_milli)} cannot go below 0")
             c.execute(
@@ -412,9 +523,9 @@ class Accounts:
         cost = to_milli(credits)
         now = _now_iso()
         with self._writer.begin() as c:
-            row = c.execute(
+            row = c.execute(  # FOR UPDATE: concurrent charges of one key, on any server, wait here in turn
                 select(api_keys.c.free_calls, api_keys.c.credits_milli, api_keys.c.revoked_at)
-                .where(api_keys.c.id == key_id)
+                .where(api_keys.c.id == key_id).with_for_update()
             ).first()
             if row is None:
                 raise InsufficientCredits("unknown key")
@@ -476,6 +587,7 @@ class Accounts:
         """Count one /improve submission for today; raises :class:`ImproveLimit` past the daily quota."""
         day = _day()
         with self._writer.begin() as c:
+            c.execute(select(api_keys.c.id).where(api_keys.c.id == key_id).with_for_update())  # one at a time
             used = c.execute(
                 select(improve_usage.c.used).where(improve_usage.c.key_id == key_id, improve_usage.c.day == day)
             ).scalar()

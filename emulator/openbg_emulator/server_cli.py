@@ -21,13 +21,21 @@ def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
     """Open the state database, or stop with one line that says what to do (no traceback)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from openbg_emulator.migrations import SchemaError
     from openbg_emulator.service import open_accounts
 
     try:
         accounts = open_accounts(settings)
         accounts.count_keys()
+    except SchemaError as e:
+        raise click.ClickException(str(e)) from None
     except (OSError, SQLAlchemyError) as e:
         first = (str(e).splitlines() or [""])[0]
+        if settings.database_url:
+            raise click.ClickException(
+                f"cannot open the database {_safe(settings.database_url)} ({type(e).__name__}: {first}); "
+                "check that it runs and that OPENBG_DATABASE_URL is right"
+            ) from None
         raise click.ClickException(
             f"cannot open the state in {settings.resolved_state_dir} ({type(e).__name__}: {first}); "
             "make it a writable directory or set OPENBG_STATE_DIR"
@@ -88,8 +96,14 @@ def serve(host: str, port: int, workers: int | None, queue: int | None, test_con
                f"API at http://{host}:{port}/v1.0", err=True)
     sys.stdout.flush()
     app = create_app(settings, accounts)
+    if settings.metrics.isdigit():
+        from openbg_emulator.metrics import start_separate
+
+        start_separate(int(settings.metrics), host)
+        click.echo(f"openbg: metrics at http://{host}:{settings.metrics}/metrics", err=True)
     # h11 with read deadlines and remove.bg-shaped errors for requests uvicorn rejects (httpproto.py)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60,
+    # access_log=False: openbg.access (metrics.py) writes one line per request, with its size tier and request id
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=60, access_log=False,
                 server_header=False, proxy_headers=False,
                 http=protocol_class(settings.header_timeout_s, settings.body_timeout_s))
 
@@ -225,6 +239,62 @@ def admin_token(new: bool) -> None:
 
 
 @click.group()
+def db() -> None:
+    """The accounts database schema (OPENBG_DATABASE_URL, else SQLite in OPENBG_STATE_DIR)."""
+
+
+def _db_url() -> str:
+    settings = _settings()
+    if not settings.database_url:
+        settings.resolved_state_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_database_url
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to this openbg's revision (safe to run again; servers may stay up)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openbg_emulator.migrations import SchemaError, upgrade
+
+    url = _db_url()
+    try:
+        before, after = upgrade(url)
+    except (SchemaError, OSError, SQLAlchemyError) as e:
+        raise click.ClickException(f"{_safe(url)}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
+    if before == after:
+        click.echo(f"{_safe(url)}: schema already at revision {after}")
+    else:
+        click.echo(f"{_safe(url)}: schema {before or 'empty'} -> {after}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the one this openbg needs."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from openbg_emulator.migrations import HEAD, revision
+
+    url = _db_url()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            rev = revision(c)
+    except (OSError, SQLAlchemyError) as e:
+        raise click.ClickException(f"{_safe(url)}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"{_safe(url)}: revision {rev or 'empty'} (this openbg needs {HEAD})")
+
+
+@click.group()
 def _main() -> None:
     """Emulator server commands."""
 
@@ -232,6 +302,7 @@ def _main() -> None:
 _main.add_command(serve)
 _main.add_command(keys)
 _main.add_command(admin)
+_main.add_command(db)
 
 if __name__ == "__main__":
     _main()

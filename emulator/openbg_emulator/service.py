@@ -23,6 +23,7 @@ import logging
 import math
 import re
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,8 +45,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openbg_emulator import urlfetch
-from openbg_emulator.accounts import Accounts, ImproveLimit, InsufficientCredits, KeyInfo, RateState
+from openbg_emulator import metrics, urlfetch
+from openbg_emulator.accounts import (
+    Accounts,
+    ImproveLimit,
+    InsufficientCredits,
+    KeyInfo,
+    RateState,
+    db_unavailable,
+)
 from openbg_emulator.errors import ApiError
 from openbg_emulator.settings import Settings
 from openbg_emulator.storage import atomic_write
@@ -141,8 +149,15 @@ def _counted(call: Callable[[], Any]) -> Any:
     run takes all cores only while its request is the only one)."""
     from openbg_emulator.models import request_in_progress
 
-    with request_in_progress():
-        return call()
+    t0 = time.perf_counter()
+    try:
+        with request_in_progress():
+            return call()
+    finally:
+        metrics.observe_model(time.perf_counter() - t0, _RUNTIME[0])
+
+
+_RUNTIME = ["auto"]  # the runtime label of openbg_model_seconds (settings.device; set by create_app)
 
 
 class WorkerPool:
@@ -523,7 +538,18 @@ class Service:
 
     # ---------------------------------------------------------------- plumbing
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.io_limiter)
+        t0 = time.perf_counter()
+        try:
+            return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self.io_limiter)
+        except Exception as e:
+            if not db_unavailable(e):
+                raise
+            log.warning("database unavailable: %s", (str(e).splitlines() or [type(e).__name__])[0])
+            raise ApiError("server_busy", status=503, title="Service unavailable",
+                           detail="The account database is unavailable; nothing was charged; retry after "
+                                  "the given delay", headers={"Retry-After": "2"}) from None
+        finally:
+            metrics.add_db_time(time.perf_counter() - t0)
 
     async def handle(self, request: Request, body: Callable[[Request, Ctx], Awaitable[Response]]) -> Response:
         ctx = Ctx(request_id=uuid.uuid4().hex[:16])
@@ -559,7 +585,7 @@ class Service:
         if info is None:
             raise ApiError("auth_failed", title="API Key invalid")
         ctx.key = info
-        ctx.headers.update(rate_headers(self.accounts.rate.peek(info.id, info.rate_limit)))
+        ctx.headers.update(rate_headers(await self._db(self.accounts.rate.peek, info.id, info.rate_limit)))
         return info
 
     async def controls(self, request: Request, ctx: Ctx) -> Controls:
@@ -584,9 +610,9 @@ class Service:
             raise forced_error(c.force_status, c.retry_after)
         return c
 
-    def consume_rate(self, ctx: Ctx, cost: int) -> None:
+    async def consume_rate(self, ctx: Ctx, cost: int) -> None:
         assert ctx.key is not None
-        rs = self.accounts.rate.consume(ctx.key.id, ctx.key.rate_limit, cost)
+        rs = await self._db(self.accounts.rate.consume, ctx.key.id, ctx.key.rate_limit, cost)
         ctx.headers.update(rate_headers(rs))
         if not rs.allowed:
             raise ApiError(
@@ -618,6 +644,7 @@ class Service:
         from openbg_emulator.options import parse_options
 
         options = await anyio.to_thread.run_sync(parse_options, fields, limiter=self.io_limiter)
+        request.state.openbg_size = str(options.size)  # the size tier of metrics and the access log
         if options.image is not None:
             data = options.image
         elif options.image_url is not None:
@@ -634,7 +661,7 @@ class Service:
         if bg is not None:
             await anyio.to_thread.run_sync(self.engine_fn("probe"), bg, limiter=self.io_limiter)
         quote = self.engine_fn("quote")(info, options)
-        self.consume_rate(ctx, int(quote.rate_cost))
+        await self.consume_rate(ctx, int(quote.rate_cost))
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
         can_pay = await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview))
@@ -689,7 +716,7 @@ class Service:
     async def account(self, request: Request, ctx: Ctx) -> Response:
         key = await self.authenticate(request, ctx)
         controls = await self.controls(request, ctx)
-        self.consume_rate(ctx, 1)
+        await self.consume_rate(ctx, 1)
         info = await self._db(self.accounts.get, key.id)
         if info is None:  # revoked and deleted concurrently
             raise ApiError("auth_failed", title="API Key invalid")
@@ -726,7 +753,7 @@ class Service:
             data = await self.fetch(url, "image")
         self.check_size(data)
         info = await anyio.to_thread.run_sync(self.engine_fn("probe"), data, limiter=self.io_limiter)
-        self.consume_rate(ctx, 1)
+        await self.consume_rate(ctx, 1)
         try:
             await self._db(self.accounts.take_improve_slot, key.id)
         except ImproveLimit:
@@ -898,8 +925,13 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
     from openbg_emulator import web  # the pages: / (try it), /docs, /admin (docs/web.md)
 
     routes += web.routes(svc, settings)
+    if settings.metrics == "api":
+        routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
+    _RUNTIME[0] = settings.device
+    metrics.watch_queue(lambda: svc.pool.inflight)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.add_middleware(CorsMiddleware)
+    app.add_middleware(metrics.MetricsMiddleware)
     app.state.service = svc
     return app
 

@@ -56,6 +56,8 @@ class Settings:
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
     admin_token: str | None = field(default=None, repr=False)  # OPENBG_ADMIN_TOKEN: /admin login (else the state dir's)
+    improve_path: Path | None = None  # OPENBG_IMPROVE_DIR: /improve submissions (None → state_dir/improve)
+    metrics: str = "api"  # OPENBG_METRICS: /metrics on the API port ("api"), on its own port ("9100"), or "off"
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -74,7 +76,7 @@ class Settings:
 
     @property
     def improve_dir(self) -> Path:
-        return self.resolved_state_dir / "improve"
+        return self.improve_path if self.improve_path is not None else self.resolved_state_dir / "improve"
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some fields changed (convenience for tests and the CLI)."""
@@ -145,7 +147,12 @@ class Settings:
         preview_size = as_int("OPENBG_PREVIEW_MODEL_SIZE", 640, minimum=0)
         if preview_size and (preview_size % 32 or not 256 <= preview_size <= 1024):
             raise ValueError(f"OPENBG_PREVIEW_MODEL_SIZE={preview_size}: expected 0 or a multiple of 32 in 256–1024")
+        metrics = (get("OPENBG_METRICS") or "api").lower()
+        if metrics not in ("api", "off") and not (metrics.isdigit() and 1 <= int(metrics) <= 65535):
+            raise ValueError(f"OPENBG_METRICS={metrics!r}: expected api, off or a port number")
         return cls(
+            improve_path=as_path("OPENBG_IMPROVE_DIR"),
+            metrics=metrics,
             home=home,
             state_dir=as_path("OPENBG_STATE_DIR"),
             database_url=get("OPENBG_DATABASE_URL"),

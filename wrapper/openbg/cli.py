@@ -2,7 +2,7 @@
 
 The wrapper's commands are ``remove`` (over HTTP, or ``--local`` with the
 emulator's engine), ``account`` and ``zip2png``; the emulator's commands
-(``models``, ``eval``, ``sheet``, ``serve``, ``keys``) are attached when the
+(``models``, ``eval``, ``sheet``, ``serve``, ``keys``, ``db``) are attached when the
 ``openbg[emulator]`` extra is installed.
 """
 
