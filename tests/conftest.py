@@ -23,13 +23,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from openbg.testing import keys_create, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[1]
 #: The interpreter that runs ``openbg serve`` in tests.
@@ -84,20 +84,7 @@ class EmulatorServer:
             raise
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"openbg serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                r = httpx.get(f"{self.root_url}/readyz", timeout=2)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.HTTPError as e:
-                last = str(e)
-            time.sleep(0.1)
-        raise RuntimeError(f"openbg serve not ready after {timeout} s ({last}):\n{self.log_tail()}")
+        wait_until_ready(self.root_url, self.proc, timeout, log_tail=self.log_tail)
 
     def log_tail(self, n: int = 4000) -> str:
         try:
@@ -108,12 +95,8 @@ class EmulatorServer:
     def create_key(self, name: str = "test", credits: float = 0, free_calls: int | None = None,
                    rate_limit: int | None = None) -> str:
         if self.accounts is None:
-            args = ["keys", "create", "--name", name, "--credits", repr(float(credits))]
-            args += ["--free-calls", str(free_calls)] if free_calls is not None else []
-            args += ["--rate-limit", str(rate_limit)] if rate_limit is not None else []
-            done = subprocess.run([self.python, "-m", "openbg_emulator.server_cli", *args], env=self.env,
-                                  capture_output=True, text=True, timeout=120, check=True)
-            return done.stdout.strip().splitlines()[-1]
+            return keys_create(self.python, self.env, name, credits=credits, free_calls=free_calls,
+                               rate_limit=rate_limit)
         key, _info = self.accounts.create_key(name, credits=credits, free_calls=free_calls, rate_limit=rate_limit)
         return str(key)
 

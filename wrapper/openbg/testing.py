@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -59,8 +59,10 @@ from .client import AsyncRemoveBg, RemoveBg
 __all__ = [
     "Emulator",
     "async_removebg_client",
+    "keys_create",
     "openbg_emulator",
     "removebg_client",
+    "wait_until_ready",
 ]
 
 #: Statuses the emulator can be told to answer with.
@@ -71,6 +73,42 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_ready(root_url: str, proc: subprocess.Popen[bytes], timeout: float, *, what: str = "openbg serve",
+                     log_tail: Callable[[], str] = lambda: "") -> None:
+    """Poll ``root_url/readyz`` until it answers 200; raise ``RuntimeError`` (with ``log_tail()``) when the
+    server process exits or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}; its log ends:\n{log_tail()}")
+        try:
+            r = httpx.get(f"{root_url}/readyz", timeout=2)
+            if r.status_code == 200:
+                return
+            last = r.text
+        except httpx.HTTPError as e:
+            last = str(e)
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} was not ready after {timeout} s ({last}):\n{log_tail()}")
+
+
+def keys_create(python: str, env: Mapping[str, str], name: str, *, credits: float = 0,
+                free_calls: int | None = None, rate_limit: int | None = None) -> str:
+    """Run ``openbg keys create`` with the interpreter ``python`` and the environment ``env`` (its
+    ``OPENBG_STATE_DIR`` or ``OPENBG_DATABASE_URL`` says which server's database) and return the new key."""
+    args = ["keys", "create", "--name", name, "--credits", repr(float(credits))]
+    if free_calls is not None:
+        args += ["--free-calls", str(free_calls)]
+    if rate_limit is not None:
+        args += ["--rate-limit", str(rate_limit)]
+    done = subprocess.run([python, "-m", "openbg_emulator.server_cli", *args], env=dict(env),
+                          capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"openbg keys create failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 class Emulator:
@@ -120,18 +158,7 @@ class Emulator:
             raise
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"the openbg emulator exited with {self._proc.returncode}; its log "
-                                   f"({self.log_path}) ends:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.root_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the openbg emulator was not ready after {timeout} s:\n{self.log_tail()}")
+        wait_until_ready(self.root_url, self._proc, timeout, what="the openbg emulator", log_tail=self.log_tail)
 
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the server's log (stdout and stderr)."""
@@ -145,16 +172,8 @@ class Emulator:
                    rate_limit: int | None = None) -> str:
         """A new API key on this emulator (``openbg keys create``): its balance, free calls per month
         (default the server's, 50) and rate limit in megapixel-images per minute (default 500)."""
-        args = ["keys", "create", "--name", name, "--credits", repr(float(credits))]
-        if free_calls is not None:
-            args += ["--free-calls", str(free_calls)]
-        if rate_limit is not None:
-            args += ["--rate-limit", str(rate_limit)]
-        done = subprocess.run([self.python, "-m", "openbg_emulator.server_cli", *args], env=self._env,
-                              capture_output=True, text=True, timeout=120, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"openbg keys create failed ({done.returncode}): {done.stderr.strip()}")
-        return done.stdout.strip().splitlines()[-1]
+        return keys_create(self.python, self._env, name, credits=credits, free_calls=free_calls,
+                           rate_limit=rate_limit)
 
     def client(self, api_key: str | None = None, *, headers: Mapping[str, str] | None = None,
                **kwargs: Any) -> RemoveBg:
