@@ -15,6 +15,8 @@ from typing import Literal
 
 QualityName = Literal["fast", "balanced", "best"]
 DeviceName = Literal["auto", "cpu", "cuda", "openvino"]
+RuntimeName = Literal["auto", "onnxruntime", "openvino"]
+PrecisionName = Literal["auto", "f32", "bf16", "int8"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -55,6 +57,8 @@ class Settings:
     parallel_steps: bool = True  # OPENBG_PARALLEL_STEPS: a request alone in the engine runs its post-model steps on 2+ cores
     header_timeout_s: float = 10.0  # OPENBG_HEADER_TIMEOUT: deadline for a request's head (408 after)
     body_timeout_s: float = 20.0  # OPENBG_BODY_TIMEOUT: body deadline, +1 s per KiB received (408 after)
+    runtime: RuntimeName = "auto"  # OPENBG_RUNTIME: model runtime (runtime.choose: auto → OpenVINO on the CPU)
+    precision: PrecisionName = "auto"  # OPENBG_PRECISION: model precision (auto → bf16 where the CPU has it)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -144,6 +148,18 @@ class Settings:
         preview_size = as_int("OPENBG_PREVIEW_MODEL_SIZE", 640, minimum=0)
         if preview_size and (preview_size % 32 or not 256 <= preview_size <= 1024):
             raise ValueError(f"OPENBG_PREVIEW_MODEL_SIZE={preview_size}: expected 0 or a multiple of 32 in 256–1024")
+        runtime = (get("OPENBG_RUNTIME") or "auto").lower()
+        if runtime not in ("auto", "onnxruntime", "openvino"):
+            raise ValueError(f"OPENBG_RUNTIME={runtime!r}: expected auto, onnxruntime or openvino")
+        precision = (get("OPENBG_PRECISION") or "auto").lower()
+        if precision not in ("auto", "f32", "bf16", "int8"):
+            raise ValueError(f"OPENBG_PRECISION={precision!r}: expected auto, f32, bf16 or int8")
+        if precision == "bf16" and runtime == "onnxruntime":
+            raise ValueError("OPENBG_PRECISION=bf16 needs OPENBG_RUNTIME=openvino or auto "
+                             "(ONNX Runtime runs the model in f32)")
+        if precision == "int8":
+            raise ValueError("OPENBG_PRECISION=int8: not offered (its alpha drifts too far from f32; "
+                             "docs/performance.md); expected auto, f32 or bf16")
         return cls(
             home=home,
             state_dir=as_path("OPENBG_STATE_DIR"),
@@ -172,4 +188,6 @@ class Settings:
             inference_slots=slots,
             preview_model_size=preview_size,
             parallel_steps=as_bool("OPENBG_PARALLEL_STEPS", True),
+            runtime=runtime,  # type: ignore[arg-type]
+            precision=precision,  # type: ignore[arg-type]
         )
