@@ -696,7 +696,6 @@ class Segmenter:
         self._prime_lock = threading.Lock()
         self._active = 0
         self._active_lock = threading.Lock()
-        self._warm_shapes: list[tuple[int, int]] = []
         log.info("model %s (%s; %s) loaded on %s with providers %s; inference: %s", name, path,
                  self.prepared.note, self.runtime.describe(), self.session.get_providers(),
                  self.concurrency.describe() if self._sem is not None else "unlimited")
@@ -725,12 +724,9 @@ class Segmenter:
                     model = self.prepared.model
                     single: Any
                     if isinstance(self.session, OpenVinoSession):
-                        ov = self.session
-                        single = OpenVinoSession(ov.path, ov.precision, threads=1,
-                                                 streams=max(1, self.concurrency.slots),
-                                                 cache_dir=ov.cache_dir, model=ov.model)
-                        for h, w in self._warm_shapes:
-                            single.compiled(h, w)
+                        # OpenVINO: concurrent runs take turns on the all-cores model (one compiled model
+                        # per size; a one-thread copy would cost ~0.3 GB more per size)
+                        single = self.session
                     else:
                         single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
                                                       sess_options=_session_options(1),
@@ -748,11 +744,7 @@ class Segmenter:
         shapes = [self.input_size[::-1]] + [(n, n) for n in sizes if n and self.supports(n)]
         for h, w in dict.fromkeys(shapes):
             self.session.compiled(h, w)
-            if (h, w) not in self._warm_shapes:
-                self._warm_shapes.append((h, w))
-        if self._single is not None:
-            for h, w in self._warm_shapes:
-                self._single.compiled(h, w)  # type: ignore[attr-defined]
+        self.session.release_model()
 
     def info(self) -> dict[str, Any]:
         """What runs the model (for /readyz and the start-up log)."""

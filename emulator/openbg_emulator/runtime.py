@@ -222,7 +222,8 @@ class OpenVinoSession:
     """A thread-safe OpenVINO counterpart of the ONNX Runtime session calls ``Segmenter`` makes.
 
     ``streams``: runs that may proceed at once (OpenVINO ``NUM_STREAMS``); ``threads``: CPU threads of
-    each (None: OpenVINO's default, all cores shared by the streams).
+    each (None: OpenVINO's default, all cores shared by the streams). With one stream, concurrent runs
+    take turns on one infer request per size.
     """
 
     def __init__(self, path: Path, precision: str, *, threads: int | None, streams: int,
@@ -240,10 +241,12 @@ class OpenVinoSession:
         self._in_shape: list[int | str] = [d.get_length() if d.is_static else "?"
                                            for d in inp.get_partial_shape()]
         self._out_name = self.model.outputs[0].get_any_name()
+        self._meta = self._read_meta()
         self._compiled: dict[tuple[int, int], Any] = {}
         self._requests: dict[tuple[int, int], list[Any]] = {}
         self._lock = threading.Lock()
         self._compile_locks: dict[tuple[int, int], threading.Lock] = {}
+        self._run_locks: dict[tuple[int, int], threading.Lock] = {}
         #: per size: (seconds, loaded from the cache?) of its compile_model call
         self.compile_log: dict[int, tuple[float, bool]] = {}
 
@@ -258,6 +261,9 @@ class OpenVinoSession:
         return [f"OpenVINO CPU {self.precision}"]
 
     def get_modelmeta(self) -> _Meta:
+        return _Meta(dict(self._meta))
+
+    def _read_meta(self) -> dict[str, str]:
         meta: dict[str, str] = {}
         try:
             fw = self.model.get_rt_info()["framework"]
@@ -265,24 +271,36 @@ class OpenVinoSession:
                 meta[str(k)] = self.model.get_rt_info(["framework", str(k)]).astype(str)
         except Exception as e:  # noqa: BLE001 - a model without ONNX metadata
             log.debug("%s: no ONNX metadata (%s)", self.path.name, e)
-        return _Meta(meta)
+        return meta
 
     def run(self, names: Sequence[str] | None, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         x = next(iter(feeds.values()))
         key = (int(x.shape[2]), int(x.shape[3]))
         compiled = self.compiled(*key)
+        if self.streams == 1:  # one stream: runs take turns on one request (one set of activations)
+            with self._run_locks[key]:
+                return [self._infer(self._requests[key][0], x)]
         with self._lock:
             pool = self._requests.setdefault(key, [])
             req = pool.pop() if pool else None
         if req is None:
             req = compiled.create_infer_request()
         try:
-            req.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
-            out = np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
+            return [self._infer(req, x)]
         finally:
             with self._lock:
                 self._requests.setdefault(key, []).append(req)
-        return [out]
+
+    @staticmethod
+    def _infer(req: Any, x: np.ndarray) -> np.ndarray:
+        req.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
+        return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+    def release_model(self) -> None:
+        """Drop the source model once the sizes in use are compiled (it holds the fp32 weights; another
+        size reads it again)."""
+        with self._lock:
+            self.model = None
 
     # ---- compiled models -------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -305,7 +323,10 @@ class OpenVinoSession:
             c = self._compiled.get(key)
             if c is not None:
                 return c
-            m = self.model
+            with self._lock:
+                if self.model is None:
+                    self.model = self._core.read_model(str(self.path))
+                m = self.model
             static = [d for d in self._in_shape[2:] if isinstance(d, int)]
             if not static:
                 m = self.model.clone()
@@ -320,5 +341,7 @@ class OpenVinoSession:
             self.compile_log[h] = (took, cached)
             log.info("OpenVINO: %s at %d×%d %s in %.2f s (%s)", self.path.name, w, h,
                      "loaded from the cache" if cached else "compiled", took, self.config())
+            self._run_locks[key] = threading.Lock()
+            self._requests[key] = [c.create_infer_request()] if self.streams == 1 else []
             self._compiled[key] = c
             return c
