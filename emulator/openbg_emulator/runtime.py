@@ -142,8 +142,8 @@ def choose(settings: Settings) -> RuntimeChoice:
     cpu = cpu_model()
     cache = settings.home / "openvino-cache"
     if settings.precision == "int8":
-        raise RuntimeChoiceError("OPENBG_PRECISION=int8 is not offered: its alpha drifts too far from fp32 "
-                                 "(docs/performance.md); use auto, f32 or bf16")
+        raise RuntimeChoiceError("OPENBG_PRECISION=int8 is not offered (not validated against f32; "
+                                 "docs/performance.md); use auto, f32 or bf16")
     gpu = _on_cuda(settings)
     if gpu is not None:
         if settings.runtime == "openvino":
