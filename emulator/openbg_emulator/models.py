@@ -698,7 +698,7 @@ class Segmenter:
         self._active_lock = threading.Lock()
         log.info("model %s (%s; %s) loaded on %s with providers %s; inference: %s", name, path,
                  self.prepared.note, self.runtime.describe(), self.session.get_providers(),
-                 self.concurrency.describe() if self._sem is not None else "unlimited")
+                 self.describe_concurrency())
 
     @property
     def providers(self) -> list[str]:
@@ -746,11 +746,19 @@ class Segmenter:
             self.session.compiled(h, w)
         self.session.release_model()
 
+    def describe_concurrency(self) -> str:
+        if self._sem is None:
+            return "unlimited"
+        if isinstance(self.session, OpenVinoSession) and self.session.streams == 1:
+            return (f"each run uses all cores; runs at one input size take turns (one compiled model per size), "
+                    f"up to {self.concurrency.slots} at once")
+        return self.concurrency.describe()
+
     def info(self) -> dict[str, Any]:
         """What runs the model (for /readyz and the start-up log)."""
         d = self.runtime.as_dict()
         d.update(model=self.name, path=str(self.path), providers=self.providers,
-                 concurrency=self.concurrency.describe())
+                 concurrency=self.describe_concurrency())
         if isinstance(self.session, OpenVinoSession):
             d["compiled"] = {str(k): {"seconds": round(v[0], 3), "from_cache": v[1]}
                              for k, v in sorted(self.session.compile_log.items())}
