@@ -12,6 +12,11 @@ the mask cache off (every run pays the model); ``http-*`` send the same image an
 off, a key with plenty of credits); ``rembg-*`` call ``rembg.remove`` with a ``dis_custom`` session on
 the same ONNX file (rembg is optional: ``pip install rembg``; without it those rows read n/a).
 
+``bare-{ort,ov-f32,ov-bf16}-{1024,640}``: the same derived model on ONNX Runtime fp32 and OpenVINO f32/bf16
+(bf16 rows only where the CPU has bf16); ``startup``: ``openbg serve`` → /readyz on a fresh OPENBG_HOME (cold:
+OpenVINO compiles) and again (warm: its cache), both runtimes; ``clients-8-onnxruntime``: the 8-client load on
+an ONNX Runtime server; ``rss-50mp-onnxruntime``: the 50 MP peak RSS with ONNX Runtime.
+
 Peak RSS: every engine case runs once more in a child process of its own (``ru_maxrss``: model
 loaded + that one request); HTTP cases report the server's peak RSS sampled (psutil) while they ran.
 
