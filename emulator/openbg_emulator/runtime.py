@@ -142,7 +142,7 @@ def choose(settings: Settings) -> RuntimeChoice:
     cpu = cpu_model()
     cache = settings.home / "openvino-cache"
     if settings.precision == "int8":
-        raise RuntimeChoiceError("OPENBG_PRECISION=int8 is not offered (not validated against f32; "
+        raise RuntimeChoiceError("OPENBG_PRECISION=int8 is not offered (it missed the accuracy limits against f32; "
                                  "docs/performance.md); use auto, f32 or bf16")
     gpu = _on_cuda(settings)
     if gpu is not None:

@@ -158,7 +158,7 @@ class Settings:
             raise ValueError("OPENBG_PRECISION=bf16 needs OPENBG_RUNTIME=openvino or auto "
                              "(ONNX Runtime runs the model in f32)")
         if precision == "int8":
-            raise ValueError("OPENBG_PRECISION=int8: not offered (not validated against f32; "
+            raise ValueError("OPENBG_PRECISION=int8: not offered (it missed the accuracy limits against f32; "
                              "docs/performance.md); expected auto, f32 or bf16")
         return cls(
             home=home,
