@@ -12,6 +12,11 @@ the mask cache off (every run pays the model); ``http-*`` send the same image an
 off, a key with plenty of credits); ``rembg-*`` call ``rembg.remove`` with a ``dis_custom`` session on
 the same ONNX file (rembg is optional: ``pip install rembg``; without it those rows read n/a).
 
+``bare-{ort,ov-f32,ov-bf16}-{1024,640}``: the same derived model on ONNX Runtime fp32 and OpenVINO f32/bf16
+(bf16 rows only where the CPU has bf16); ``startup``: ``openbg serve`` → /readyz on a fresh OPENBG_HOME (cold:
+OpenVINO compiles) and again (warm: its cache), both runtimes; ``clients-8-onnxruntime``: the 8-client load on
+an ONNX Runtime server; ``rss-50mp-onnxruntime``: the 50 MP peak RSS with ONNX Runtime.
+
 Peak RSS: every engine case runs once more in a child process of its own (``ru_maxrss``: model
 loaded + that one request); HTTP cases report the server's peak RSS sampled (psutil) while they ran.
 
@@ -252,13 +257,17 @@ def engine_call(data: bytes, fields: dict[str, str], *, use_cache: bool = False,
                          settings=settings)
 
 
-def bare_call(name: str, size: int | None = None, *, original: bool = False) -> Callable[[], Any]:
+def bare_call(name: str, size: int | None = None, *, original: bool = False,
+              runtime: tuple[str, str] | None = None) -> Callable[[], Any]:
     """``Segmenter.predict`` at ``size`` (default: the native 1024) on the session the engine uses (the
-    derived fast model), or on the original file (``original``: OPENBG_FAST_MODEL=0)."""
+    derived fast model), or on the original file (``original``: OPENBG_FAST_MODEL=0); ``runtime``:
+    (OPENBG_RUNTIME, OPENBG_PRECISION) instead of the engine's."""
     from openbg_emulator.models import get_segmenter
     from openbg_emulator.settings import Settings
 
     s = Settings.from_env()
+    if runtime is not None:
+        s = s.with_(runtime=runtime[0], precision=runtime[1])
     seg = get_segmenter(name, s.with_(fast_model=False) if original else s)
     n = size or seg.input_size[0]
     if not seg.supports(n):
@@ -311,9 +320,9 @@ def rss_child(case: str, image: Path) -> None:
     print(json.dumps({"base_mb": base, "peak_mb": maxrss_mb(), "after_mb": rss_mb()}))
 
 
-def measure_rss(case: str, image: Path) -> float | None:
+def measure_rss(case: str, image: Path, env: dict[str, str] | None = None) -> float | None:
     r = subprocess.run([sys.executable, __file__, "--rss-child", case, "--rss-image", str(image)], check=False,
-                       capture_output=True, text=True, cwd=REPO, timeout=900)
+                       capture_output=True, text=True, cwd=REPO, timeout=900, env={**os.environ, **(env or {})})
     if r.returncode != 0:
         print(f"  rss child {case} failed: {r.stderr[-500:]}", file=sys.stderr)
         return None
@@ -413,6 +422,26 @@ def memory_run(tmp: Path, imgs: dict[str, bytes], total: int, early: int, distin
         srv.stop()
 
 
+def startup_run(tmp: Path, runtime: str) -> dict[str, float]:
+    """Seconds from ``openbg serve`` to /readyz 200 with a fresh OPENBG_HOME (models linked, no OpenVINO
+    cache: cold, the first compile), then again on the same home (warm: from the cache); RSS once ready."""
+    from openbg_emulator.settings import Settings
+
+    home = tmp / f"home-{runtime}"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "models").exists():
+        (home / "models").symlink_to(Settings.from_env().models_dir, target_is_directory=True)
+    out: dict[str, float] = {}
+    for phase in ("cold", "warm"):
+        t = time.perf_counter()
+        srv = Server(tmp / f"state-start-{runtime}-{phase}", {"OPENBG_HOME": str(home), "OPENBG_RUNTIME": runtime})
+        out[phase] = time.perf_counter() - t
+        time.sleep(3)  # the background warm-up (one small removal, the concurrent sessions) settles
+        out[f"{phase}_rss"] = srv.rss()
+        srv.stop()
+    return out
+
+
 # --------------------------------------------------------------------------- report
 def fmt(v: float | None, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:.3f}{unit}" if v < 100 else f"{v:.0f}{unit}"
@@ -482,8 +511,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     seg = get_segmenter(None, settings)
-    print(f"openbg bench: model {seg.name} ({seg.path.name}), providers {seg.providers}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+    from openbg_emulator.runtime import bf16_support, cpu_model
+
+    print(f"openbg bench: model {seg.name} ({seg.path.name}), {seg.runtime.describe()}, providers "
+          f"{seg.providers}, {os.cpu_count()} CPUs ({cpu_model()}; bf16: {bf16_support()[1]}), "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="openbg-bench-") as td:
@@ -502,6 +534,21 @@ def main(argv: list[str] | None = None) -> int:
                 ("bare-medium-orig-1024", "medium", None, True, "original fp16 file, incl. normalisation"),
                 (f"bare-medium-{psize}", "medium", psize, False, "derived model at the preview input size"),
                 ("bare-small-1024", "small", None, False, "isnet-small (derived when possible)")]
+        # the same derived model on each runtime/precision this CPU offers, at 1024 and the preview size
+        from openbg_emulator import runtime as rt
+
+        rts = [("ort", ("onnxruntime", "f32")), ("ov-f32", ("openvino", "f32"))]
+        if rt.bf16_support()[0]:
+            rts.append(("ov-bf16", ("openvino", "bf16")))
+        for n in dict.fromkeys((1024, psize)):
+            for label, choice in rts:
+                cname = f"bare-{label}-{n}"
+                if want(cname):
+                    try:
+                        cases.append(Case(cname, "bare", bare_call("medium", n, runtime=choice),
+                                          f"{choice[0]} {choice[1]}, derived model at {n}"))
+                    except Exception as e:  # noqa: BLE001 - OpenVINO not installed
+                        cases.append(Case(cname, "bare", None, skip=str(e)[:60]))
         for cname, name, size, original, note in bare:
             if not want(cname) or (cname == "bare-medium-1024" and size is not None):
                 continue
@@ -622,6 +669,19 @@ def main(argv: list[str] | None = None) -> int:
                 thr, solo_thr = n / r["wall"], 1.0 / statistics.median(solo)
                 fair = r["wall"]  # every request should finish within the whole run's wall time
                 starved = sum(1 for d in r["done"] if d < a.per_client) + sum(1 for x in r["lat"] if x > fair)
+                if want("clients-8-onnxruntime"):  # the same load on a server running ONNX Runtime fp32 (before)
+                    ort_srv = Server(tmp / "state-ort", {"OPENBG_MASK_CACHE_MB": "0", "OPENBG_RUNTIME": "onnxruntime"})
+                    try:
+                        ro = asyncio.run(concurrent_clients(ort_srv.base_url, ort_srv.api_key, img, a.clients,
+                                                            a.per_client, fields))
+                    finally:
+                        ort_srv.stop()
+                    thr_ort = sum(ro["done"]) / ro["wall"]
+                    stats["clients_onnxruntime"] = {"throughput": thr_ort, "done": ro["done"],
+                                                    "lat_max": max(ro["lat"])}
+                    extra.append((f"clients-{a.clients}-onnxruntime", f"{thr_ort:.2f}/s",
+                                  (f"the same with OPENBG_RUNTIME=onnxruntime; latency median "
+                                   f"{statistics.median(ro['lat']):.2f} s max {max(ro['lat']):.2f} s")))
                 # overflow: a server with 1 worker and 1 queue slot, a burst of simultaneous raw requests
                 small = Server(tmp / "state-burst", {"OPENBG_MASK_CACHE_MB": "0", "OPENBG_WORKERS": "1",
                                                      "OPENBG_QUEUE": "1"})
@@ -651,7 +711,21 @@ def main(argv: list[str] | None = None) -> int:
                            f"{a.memory_early}, {m['after_total']:.0f} MB after {a.memory_total} mixed requests "
                            f"(peak {m['peak']:.0f})")))
 
+        # ---- start-up to /readyz, cold (first compile) and warm (OpenVINO's cache)
+        if want("startup"):
+            for runtime in ("openvino", "onnxruntime"):
+                st = startup_run(tmp, runtime)
+                stats[f"startup_{runtime}"] = st
+                extra.append((f"startup-{runtime}", f"{st['cold']:.1f}/{st['warm']:.1f}s",
+                              (f"serve → /readyz cold / warm (fresh OPENBG_HOME, then again); RSS when ready "
+                               f"{st['cold_rss']:.0f} / {st['warm_rss']:.0f} MB")))
+
         # ---- peak RSS of engine cases, one child process each
+        if not a.no_rss and want("engine-50mp-zip") and "50mp" in imgs:
+            ort50 = measure_rss("50mp-zip", tmp / "50mp.jpg", {"OPENBG_RUNTIME": "onnxruntime"})
+            stats["rss_50mp_onnxruntime"] = ort50
+            extra.append(("rss-50mp-onnxruntime", fmt(ort50, " MB"),
+                          "engine-50mp-zip peak RSS with OPENBG_RUNTIME=onnxruntime (child process)"))
         if not a.no_rss:
             for c in cases:
                 if c.group != "engine" or c.fn is None or c.name.endswith(("-cached", "-serial")):
@@ -673,8 +747,14 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append((name, v, target, None if v is None else ok(v)))
 
     add("http-12mp-zip / bare-medium-1024", ratio("http-12mp-zip", "bare-medium-1024"), "<= 1.6", lambda v: v <= 1.6)
-    add("rembg-12mp / http-12mp-zip (speed-up)", ratio("rembg-12mp", "http-12mp-zip"), ">= 2.5", lambda v: v >= 2.5)
+    add("rembg-12mp / http-12mp-zip (speed-up)", ratio("rembg-12mp", "http-12mp-zip"), ">= 3", lambda v: v >= 3)
     add("rembg-12mp / engine-12mp-png (speed-up)", ratio("rembg-12mp", "engine-12mp-png"), "(info)", lambda v: True)
+    add("rembg-12mp / http-12mp-png (speed-up)", ratio("rembg-12mp", "http-12mp-png"), ">= 2", lambda v: v >= 2)
+    add("http-preview-png / bare-ort-1024", ratio("http-preview-png", "bare-ort-1024"), "<= 0.3", lambda v: v <= 0.3)
+    for n in (1024, 640):
+        for label in ("ov-f32", "ov-bf16"):
+            add(f"bare-ort-{n} / bare-{label}-{n} (speed-up)", ratio(f"bare-ort-{n}", f"bare-{label}-{n}"), "(info)",
+                lambda v: True)
     add("engine-preview-png / bare-medium-1024", ratio("engine-preview-png", "bare-medium-1024"), "<= 0.6",
         lambda v: v <= 0.6)
     add("engine-preview-png / bare-medium-orig-1024", ratio("engine-preview-png", "bare-medium-orig-1024"), "(info)",
@@ -696,6 +776,9 @@ def main(argv: list[str] | None = None) -> int:
         add(f"{a.clients}-client throughput / solo throughput", cs["throughput"] / cs["solo_throughput"], ">= 0.90",
             lambda v: v >= 0.90)
         add("starved requests", float(cs["starved"]), "0", lambda v: v == 0)
+        if "clients_onnxruntime" in stats:
+            add(f"{a.clients}-client throughput / the same on onnxruntime",
+                cs["throughput"] / stats["clients_onnxruntime"]["throughput"], ">= 2.5", lambda v: v >= 2.5)
         b = cs["burst"]
         add("overflow answered 503 + Retry-After", float(b["503_retry_after"]), "> 0, all 503",
             lambda v: v > 0 and b["503_retry_after"] == b["503"] and b["other"] == 0)

@@ -55,8 +55,19 @@ def models_list(as_json: bool) -> None:
     from . import models as m
     from .settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
     rows = m.list_models(settings)
+    from .runtime import RuntimeChoiceError
+    from .runtime import choose as choose_runtime
+
+    try:
+        rt: dict[str, Any] = choose_runtime(settings).as_dict()
+        rt_line = f"runtime {choose_runtime(settings).describe()}"
+    except RuntimeChoiceError as e:
+        rt, rt_line = {"error": str(e)}, f"runtime error: {e}"
 
     def derived(r: Any) -> dict[str, Any] | None:
         """The derived fast copy the engine loads instead of the file (made at first load), if any."""
@@ -73,7 +84,7 @@ def models_list(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([{"name": r.name, "path": str(r.path), "size": r.size, "sha256": r.sha256,
                                 "ok": r.ok, "licence": r.licence, "description": r.description,
-                                "derived": derived(r)}
+                                "derived": derived(r), "runtime": rt}
                                for r in rows], indent=2))
         return
     for r in rows:
@@ -89,6 +100,7 @@ def models_list(as_json: bool) -> None:
                        f"{d['path']}  {d['size']:,} bytes")
         elif d is not None:
             click.echo(f"        derived copy {d['state']} — the original file is used")
+    click.echo(f"{rt_line}  (OPENBG_RUNTIME / OPENBG_PRECISION)")
     from . import detectors
 
     det = detectors.model_path()

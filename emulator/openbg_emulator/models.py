@@ -20,12 +20,15 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .runtime import OpenVinoSession, RuntimeChoice, RuntimeChoiceError
+from .runtime import choose as choose_runtime
 from .settings import Settings
 from .storage import atomic_write
 
@@ -603,9 +606,17 @@ def _session_options(threads: int | None) -> object:
     return so
 
 
-class Segmenter:
-    """ONNX Runtime session(s) of one model. ``predict(rgb)`` → alpha (H×W float32 in [0, 1]).
+def _ort_choice() -> RuntimeChoice:
+    from .runtime import _ort_version, cpu_model
 
+    return RuntimeChoice("onnxruntime", "f32", "default", _ort_version(), cpu_model())
+
+
+class Segmenter:
+    """The session(s) of one model. ``predict(rgb)`` → alpha (H×W float32 in [0, 1]).
+
+    ``runtime``: ONNX Runtime (the default) or OpenVINO (:class:`openbg_emulator.runtime.OpenVinoSession`,
+    which answers the same calls; one compiled model per input size).
     ``predict`` is thread-safe; runs share the cores as :class:`Concurrency` says (process-wide).
     ``input_size`` is the model's native input; :meth:`supports` says which other square sizes it takes
     (the derived model: any multiple of 32).
@@ -613,9 +624,11 @@ class Segmenter:
 
     def __init__(self, path: Path, name: str, threads: int | None = None, device: str = "auto",
                  prepared: Prepared | None = None, slots: int = 0,
-                 concurrency: Concurrency | None = None) -> None:
+                 concurrency: Concurrency | None = None, runtime: RuntimeChoice | None = None) -> None:
         import onnxruntime as ort
 
+        self.runtime = runtime or _ort_choice()
+        self._threads = threads
         self.name = name
         self.path = path
         self.prepared = prepared or Prepared(path, path, False, "original")
@@ -624,13 +637,26 @@ class Segmenter:
         self._device = device
         self._providers = _providers(device)
         model = self.prepared.model
+        if self.runtime.runtime == "openvino" and isinstance(model, bytes):
+            log.warning("model %s: the derived model is only in memory; OpenVINO loads files: ONNX Runtime f32",
+                        name)
+            self.runtime = _ort_choice()
         try:
-            self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
-                                                sess_options=_session_options(threads), providers=self._providers)
+            if self.runtime.runtime == "openvino":
+                assert isinstance(model, Path)
+                self.session: Any = OpenVinoSession(
+                    model, self.runtime.precision, threads=threads,
+                    streams=1 if self.concurrency.adaptive else max(1, self.concurrency.slots),
+                    cache_dir=self.runtime.cache_dir)
+            else:
+                self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                                    sess_options=_session_options(threads),
+                                                    providers=self._providers)
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
             if self.prepared.derived:  # never fail on our own rewrite: the original still works
                 log.warning("model %s: derived model does not load (%s); using the original", name, e)
-                self.__init__(path, name, threads, device, None, slots, concurrency)  # type: ignore[misc]
+                self.__init__(path, name, threads, device, None, slots, concurrency,  # type: ignore[misc]
+                              self.runtime)
                 return
             raise ModelError(f"cannot load ONNX model {path}: {e}") from None
         self._meta: dict[str, str] = {}
@@ -639,7 +665,8 @@ class Segmenter:
             if meta.get("openbg.source_sha256") != self.prepared.digest:
                 log.warning("model %s: derived file %s does not name its source; using the original",
                             name, self.prepared.note)
-                self.__init__(path, name, threads, device, None, slots, concurrency)  # type: ignore[misc]
+                self.__init__(path, name, threads, device, None, slots, concurrency,  # type: ignore[misc]
+                              self.runtime)
                 return
             where = self.prepared.model.name if isinstance(self.prepared.model, Path) else "in memory"
             self.prepared = Prepared(path, self.prepared.model, True,
@@ -658,18 +685,20 @@ class Segmenter:
         self.dynamic = len(shape) == 4 and not isinstance(shape[2], int) and not isinstance(shape[3], int)
         self.output_name = self.session.get_outputs()[0].name
         # adaptive concurrency only where the runs are on the CPU
-        self._adaptive = self.concurrency.adaptive and self.session.get_providers()[0] == "CPUExecutionProvider"
+        self._adaptive = self.concurrency.adaptive and (self.session.get_providers()[0] == "CPUExecutionProvider"
+                                                        or self.runtime.runtime == "openvino")
         self._single: object | None = None  # the one-thread session, made at the first concurrent run
         self._single_lock = threading.Lock()
         # a derived model (any size, its native size checked) first runs at the native size: see _native_run
-        self._prime_native = self.dynamic and self.prepared.derived
+        # (OpenVINO compiles one model per size: nothing to prime)
+        self._prime_native = self.dynamic and self.prepared.derived and self.runtime.runtime != "openvino"
         self._primed = not self._prime_native
         self._prime_lock = threading.Lock()
         self._active = 0
         self._active_lock = threading.Lock()
-        log.info("model %s (%s; %s) loaded with providers %s; inference: %s", name, path,
-                 self.prepared.note, self.session.get_providers(),
-                 self.concurrency.describe() if self._sem is not None else "unlimited")
+        log.info("model %s (%s; %s) loaded on %s with providers %s; inference: %s", name, path,
+                 self.prepared.note, self.runtime.describe(), self.session.get_providers(),
+                 self.describe_concurrency())
 
     @property
     def providers(self) -> list[str]:
@@ -693,13 +722,47 @@ class Segmenter:
                     import onnxruntime as ort
 
                     model = self.prepared.model
-                    single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
-                                                  sess_options=_session_options(1),
-                                                  providers=["CPUExecutionProvider"])
+                    single: Any
+                    if isinstance(self.session, OpenVinoSession):
+                        # OpenVINO: concurrent runs take turns on the all-cores model (one compiled model
+                        # per size; a one-thread copy would cost ~0.3 GB more per size)
+                        single = self.session
+                    else:
+                        single = ort.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                                      sess_options=_session_options(1),
+                                                      providers=["CPUExecutionProvider"])
                     if self._prime_native:
                         self._native_run(single)
                     self._single = single
         return self._single
+
+    def warm(self, sizes: Sequence[int]) -> None:
+        """Compile (OpenVINO: one model per size, from its cache when there) for these square input sizes
+        besides the native one, so that no request pays for it. A no-op on ONNX Runtime."""
+        if not isinstance(self.session, OpenVinoSession):
+            return
+        shapes = [self.input_size[::-1]] + [(n, n) for n in sizes if n and self.supports(n)]
+        for h, w in dict.fromkeys(shapes):
+            self.session.compiled(h, w)
+        self.session.release_model()
+
+    def describe_concurrency(self) -> str:
+        if self._sem is None:
+            return "unlimited"
+        if isinstance(self.session, OpenVinoSession) and self.session.streams == 1:
+            return (f"each run uses all cores; runs at one input size take turns (one compiled model per size), "
+                    f"up to {self.concurrency.slots} at once")
+        return self.concurrency.describe()
+
+    def info(self) -> dict[str, Any]:
+        """What runs the model (for /readyz and the start-up log)."""
+        d = self.runtime.as_dict()
+        d.update(model=self.name, path=str(self.path), providers=self.providers,
+                 concurrency=self.describe_concurrency())
+        if isinstance(self.session, OpenVinoSession):
+            d["compiled"] = {str(k): {"seconds": round(v[0], 3), "from_cache": v[1]}
+                             for k, v in sorted(self.session.compile_log.items())}
+        return d
 
     def _native_run(self, session: object) -> None:
         """One run at the native input size. ONNX Runtime plans its memory pattern on a session's first
@@ -786,17 +849,27 @@ def get_segmenter(name: str | None = None, settings: Settings | None = None) -> 
     else:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)} (or OPENBG_MODEL)")
     conc = concurrency(s)
-    key = f"{name}:{path}:{s.threads}:{s.device}:{s.fast_model}:{conc}"
+    key = f"{name}:{path}:{s.threads}:{s.device}:{s.fast_model}:{conc}:{s.runtime}:{s.precision}:{s.home}"
     seg = _sessions.get(key)
     if seg is not None:
         return seg
     with _sessions_lock:
         seg = _sessions.get(key)
         if seg is None:
+            try:
+                choice = choose_runtime(s)
+            except RuntimeChoiceError as e:
+                raise ModelError(str(e)) from None
             seg = Segmenter(path, name, threads=s.threads, device=s.device, prepared=prepare(path, s),
-                            concurrency=conc)
+                            concurrency=conc, runtime=choice)
+            seg.warm([s.preview_model_size])
             _sessions[key] = seg
     return seg
+
+
+def loaded_runtimes() -> list[dict[str, Any]]:
+    """What runs each loaded model (:meth:`Segmenter.info`), for /readyz."""
+    return [seg.info() for seg in list(_sessions.values())]
 
 
 def ensure_concurrent() -> None:

@@ -877,7 +877,9 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
 
     async def readyz(request: Request) -> Response:
         if svc.ready.is_set():
-            return json_response({"status": "ready"})
+            from openbg_emulator import models as _models
+
+            return json_response({"status": "ready", "runtime": _models.loaded_runtimes()})
         detail = svc.load_error or "The model is loading and warming up"
         return error_response(ApiError("server_busy", status=503, title="Not ready", detail=detail,
                                        headers={"Retry-After": "1"}))

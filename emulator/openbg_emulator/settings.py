@@ -15,6 +15,8 @@ from typing import Literal
 
 QualityName = Literal["fast", "balanced", "best"]
 DeviceName = Literal["auto", "cpu", "cuda", "openvino"]
+RuntimeName = Literal["auto", "onnxruntime", "openvino"]
+PrecisionName = Literal["auto", "f32", "bf16", "int8"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -58,6 +60,8 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)  # OPENBG_ADMIN_TOKEN: /admin login (else the state dir's)
     improve_path: Path | None = None  # OPENBG_IMPROVE_DIR: /improve submissions (None → state_dir/improve)
     metrics: str = "api"  # OPENBG_METRICS: /metrics on the API port ("api"), on its own port ("9100"), or "off"
+    runtime: RuntimeName = "auto"  # OPENBG_RUNTIME: model runtime (runtime.choose: auto → OpenVINO on the CPU)
+    precision: PrecisionName = "auto"  # OPENBG_PRECISION: model precision (auto → bf16 where the CPU has it)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -150,6 +154,18 @@ class Settings:
         metrics = (get("OPENBG_METRICS") or "api").lower()
         if metrics not in ("api", "off") and not (metrics.isdigit() and 1 <= int(metrics) <= 65535):
             raise ValueError(f"OPENBG_METRICS={metrics!r}: expected api, off or a port number")
+        runtime = (get("OPENBG_RUNTIME") or "auto").lower()
+        if runtime not in ("auto", "onnxruntime", "openvino"):
+            raise ValueError(f"OPENBG_RUNTIME={runtime!r}: expected auto, onnxruntime or openvino")
+        precision = (get("OPENBG_PRECISION") or "auto").lower()
+        if precision not in ("auto", "f32", "bf16", "int8"):
+            raise ValueError(f"OPENBG_PRECISION={precision!r}: expected auto, f32, bf16 or int8")
+        if precision == "bf16" and runtime == "onnxruntime":
+            raise ValueError("OPENBG_PRECISION=bf16 needs OPENBG_RUNTIME=openvino or auto "
+                             "(ONNX Runtime runs the model in f32)")
+        if precision == "int8":
+            raise ValueError("OPENBG_PRECISION=int8: not offered (it missed the accuracy limits against f32; "
+                             "docs/performance.md); expected auto, f32 or bf16")
         return cls(
             improve_path=as_path("OPENBG_IMPROVE_DIR"),
             metrics=metrics,
@@ -181,4 +197,6 @@ class Settings:
             preview_model_size=preview_size,
             parallel_steps=as_bool("OPENBG_PARALLEL_STEPS", True),
             admin_token=get("OPENBG_ADMIN_TOKEN"),
+            runtime=runtime,  # type: ignore[arg-type]
+            precision=precision,  # type: ignore[arg-type]
         )

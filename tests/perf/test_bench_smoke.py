@@ -20,11 +20,14 @@ CASES = [
     "http-preview-png", "http-12mp-zip", "http-12mp-jpg", "http-12mp-png", "http-12mp-webp", "http-50mp-zip",
     "rembg-preview", "rembg-12mp",
     "batch-async", "clients-8", "overflow-burst", "memory",
+    "bare-ort-1024", "bare-ov-f32-1024", "bare-ort-640", "bare-ov-f32-640", "startup-openvino", "startup-onnxruntime",
+    "clients-8-onnxruntime", "rss-50mp-onnxruntime",
 ]
 RATIOS = [
     "http-12mp-zip / bare-medium-1024", "rembg-12mp / http-12mp-zip", "engine-preview-png / bare-medium-1024",
     "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "bare-medium-1024 / bare-medium-orig-1024", "RSS after 12 / after 4 requests",
     "8-client throughput / solo throughput", "starved requests", "overflow answered 503 + Retry-After",
+    "http-preview-png / bare-ort-1024", "rembg-12mp / http-12mp-png", "8-client throughput / the same on onnxruntime",
 ]
 
 

@@ -1,0 +1,207 @@
+"""The model runtimes (runtime.py): the choice, every backend+precision this machine offers against
+ONNX Runtime fp32 on real photos, OpenVINO's compiled-model cache across restarts, and where the choice
+is shown (``openbg models list``, ``/readyz``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from openbg_emulator import models, runtime
+from openbg_emulator.settings import Settings
+from skimage import data
+
+IMAGES = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea}
+
+
+def _say(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    """Print past pytest's capture: the run's output names the path a test exercised."""
+    with capsys.disabled():
+        print(f"\n[runtime] {text}")
+
+
+def _square(name: str, n: int) -> np.ndarray:
+    return np.ascontiguousarray(cv2.resize(IMAGES[name](), (n, n), interpolation=cv2.INTER_AREA))
+
+
+def _offered() -> list[tuple[str, str]]:
+    """(runtime, precision) paths this machine offers besides ONNX Runtime fp32."""
+    paths = [("openvino", "f32")]
+    if runtime.bf16_support()[0]:
+        paths.append(("openvino", "bf16"))
+    return paths
+
+
+# --------------------------------------------------------------------------- settings / choice
+def test_settings_validate_runtime_and_precision() -> None:
+    s = Settings.from_env({"OPENBG_RUNTIME": "OpenVINO", "OPENBG_PRECISION": "BF16"})
+    assert (s.runtime, s.precision) == ("openvino", "bf16")
+    assert (Settings.from_env({}).runtime, Settings.from_env({}).precision) == ("auto", "auto")
+    with pytest.raises(ValueError, match="OPENBG_RUNTIME='tensorflow': expected auto, onnxruntime or openvino"):
+        Settings.from_env({"OPENBG_RUNTIME": "tensorflow"})
+    with pytest.raises(ValueError, match="OPENBG_PRECISION='fp8': expected auto, f32, bf16 or int8"):
+        Settings.from_env({"OPENBG_PRECISION": "fp8"})
+    with pytest.raises(ValueError, match="bf16 needs OPENBG_RUNTIME=openvino"):
+        Settings.from_env({"OPENBG_RUNTIME": "onnxruntime", "OPENBG_PRECISION": "bf16"})
+    with pytest.raises(ValueError, match="int8: not offered"):
+        Settings.from_env({"OPENBG_PRECISION": "int8"})
+
+
+def test_auto_takes_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(runtime, "_on_cuda", lambda s: None)
+    has, why = runtime.bf16_support()
+    c = runtime.choose(Settings())
+    _say(capsys, f"this machine: {c.describe()} on {c.cpu}")
+    assert c.runtime == "openvino" and c.precision == ("bf16" if has else "f32") and why in c.reason
+    assert c.cache_dir == Settings().home / "openvino-cache"
+    # a CPU without bf16 flags: auto → f32, an explicit bf16 is refused with the reason
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_vnni"})
+    assert runtime.choose(Settings()).precision == "f32"
+    assert "no bf16" in runtime.choose(Settings()).reason
+    with pytest.raises(runtime.RuntimeChoiceError, match="OPENBG_PRECISION=bf16 but CPU reports no bf16"):
+        runtime.choose(Settings(precision="bf16"))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    assert runtime.choose(Settings()).precision == "bf16"
+    assert runtime.choose(Settings(precision="f32")).precision == "f32"
+    assert runtime.choose(Settings(runtime="onnxruntime")).runtime == "onnxruntime"
+    # CUDA stays on ONNX Runtime; asking for OpenVINO there is an error, not a silent switch
+    monkeypatch.setattr(runtime, "_on_cuda", lambda s: "OPENBG_DEVICE=cuda")
+    assert runtime.choose(Settings()).runtime == "onnxruntime"
+    with pytest.raises(runtime.RuntimeChoiceError, match="runs on the CPU"):
+        runtime.choose(Settings(runtime="openvino"))
+    # the engine reports an impossible choice as a one-line ModelError
+    with pytest.raises(models.ModelError, match="runs on the CPU"):
+        models.get_segmenter(None, Settings(runtime="openvino", device="cuda"))
+
+
+# --------------------------------------------------------------------------- equivalence
+@pytest.fixture(scope="module")
+def reference() -> dict[tuple[str, int], np.ndarray]:
+    """ONNX Runtime fp32 alphas (the derived model) of the photos at 1024 and at the preview's 640."""
+    seg = models.get_segmenter(None, Settings(runtime="onnxruntime"))
+    assert seg.runtime.runtime == "onnxruntime" and seg.providers[0] == "CPUExecutionProvider"
+    return {(name, n): seg.predict(_square(name, n)) for name in IMAGES for n in (1024, 640)}
+
+
+def test_cpu_without_bf16_is_said_not_skipped(capsys: pytest.CaptureFixture[str]) -> None:
+    has, why = runtime.bf16_support()
+    paths = _offered()
+    _say(capsys, f"CPU {runtime.cpu_model()}: {why}; paths tested against ONNX Runtime fp32: "
+                 + ", ".join(f"{r} {p}" for r, p in paths)
+                 + ("" if has else " — bf16 NOT tested: this CPU has no bf16 units"))
+    assert ("openvino", "f32") in paths and (("openvino", "bf16") in paths) == has
+
+
+@pytest.mark.parametrize("path", _offered(), ids=lambda p: f"{p[0]}-{p[1]}")
+def test_backend_matches_onnxruntime_fp32(path: tuple[str, str], reference: dict[tuple[str, int], np.ndarray],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    rt, precision = path
+    seg = models.get_segmenter(None, Settings(runtime=rt, precision=precision))  # type: ignore[arg-type]
+    assert (seg.runtime.runtime, seg.runtime.precision) == path
+    assert seg.providers == [f"OpenVINO CPU {precision}"]
+    for (name, n), ref in reference.items():
+        a = seg.predict(_square(name, n))
+        assert a.shape == ref.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+        m, r = a > 0.5, ref > 0.5
+        iou = float((m & r).sum() / max(1, (m | r).sum()))
+        mad = float(np.abs(a - ref).mean())
+        _say(capsys, f"{rt} {precision} vs onnxruntime f32, {name} at {n}: mask IoU {iou:.5f}, "
+                     f"mean |Δα| {mad:.5f}, max {float(np.abs(a - ref).max()):.4f}")
+        assert iou >= 0.999 and mad <= 0.002, (name, n, iou, mad)
+
+
+def test_openvino_concurrent_runs_share_the_slots() -> None:
+    """OpenVINO keeps the engine's contract: a run alone uses all cores; concurrent runs of one size take
+    turns on its compiled model (same results); a fixed slot count compiles that many streams."""
+    import threading
+
+    seg = models.get_segmenter(None, Settings(runtime="openvino"))
+    rgb = _square("astronaut", 640)
+    alone = seg.predict(rgb)
+    go = threading.Barrier(2)
+    out: list[np.ndarray] = []
+
+    def request() -> None:
+        with models.request_in_progress():
+            go.wait()
+            out.append(seg.predict(rgb))
+
+    ts = [threading.Thread(target=request) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(out) == 2
+    # one compiled model per size: concurrent runs take turns on its one infer request
+    assert seg.single_thread_session() is seg.session and seg.session.config()["NUM_STREAMS"] == 1
+    assert all(len(reqs) == 1 for reqs in seg.session._requests.values())
+    for a in out:
+        assert float(np.abs(a - alone).mean()) < 2e-3
+    # a fixed slot count: one compiled model with that many streams
+    fixed = models.Segmenter(seg.path, "medium", threads=1, prepared=seg.prepared, runtime=seg.runtime,
+                             concurrency=models.Concurrency(2, 1, False))
+    assert fixed.session.config()["NUM_STREAMS"] == 2 and fixed.session.config()["INFERENCE_NUM_THREADS"] == 2
+
+
+# --------------------------------------------------------------------------- cache, models list, /readyz
+@pytest.fixture
+def fresh_home(tmp_path: Path) -> Iterator[Path]:
+    """An OPENBG_HOME with the installed models (linked) and no OpenVINO cache yet."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").symlink_to(Settings.from_env().models_dir, target_is_directory=True)
+    yield home
+
+
+def _ready_body(server: Any) -> dict[str, Any]:
+    r = httpx.get(f"{server.root_url}/readyz", timeout=10)
+    assert r.status_code == 200
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_second_start_loads_compiled_models_from_the_cache(fresh_home: Path, emulator_factory: Any,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"OPENBG_HOME": str(fresh_home), "OPENBG_RUNTIME": "openvino"}
+    times = []
+    bodies = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        server = emulator_factory(env)
+        times.append(time.perf_counter() - t0)
+        bodies.append(_ready_body(server))
+        server.stop()
+    first, second = (b["runtime"][0] for b in bodies)
+    _say(capsys, f"start-up to /readyz: cold {times[0]:.1f} s (compiled {first['compiled']}), "
+                 f"warm {times[1]:.1f} s (cache {second['compiled']})")
+    assert first["runtime"] == "openvino" and first["cache_dir"] == str(fresh_home / "openvino-cache")
+    assert set(first["compiled"]) == {"1024", "640"}
+    assert not any(c["from_cache"] for c in first["compiled"].values())
+    assert set(second["compiled"]) == {"1024", "640"}
+    assert all(c["from_cache"] for c in second["compiled"].values())
+    assert any((fresh_home / "openvino-cache").iterdir())
+
+
+def test_models_list_and_readyz_show_the_runtime(live_server: Any) -> None:
+    from openbg.cli import main
+
+    choice = runtime.choose(Settings.from_env())
+    text = CliRunner().invoke(main, ["models", "list"]).output
+    assert f"runtime {choice.describe()}" in text
+    rows = json.loads(CliRunner().invoke(main, ["models", "list", "--json"]).output)
+    assert rows[0]["runtime"]["runtime"] == choice.runtime and rows[0]["runtime"]["precision"] == choice.precision
+    bad = CliRunner(env={"OPENBG_RUNTIME": "tensorflow"}).invoke(main, ["models", "list"])
+    assert bad.exit_code != 0 and "OPENBG_RUNTIME='tensorflow'" in bad.output and "Traceback" not in bad.output
+    body = _ready_body(live_server)
+    assert body["status"] == "ready"
+    rt = body["runtime"][0]
+    assert (rt["runtime"], rt["precision"]) == (choice.runtime, choice.precision) and rt["model"] == "medium"
