@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openbg_emulator.errors import ApiError
 from openbg_emulator.settings import Settings
 
 COOKIE = "openbg_admin"
@@ -182,6 +183,9 @@ class Admin:
                 return await fn(request)
             except ValueError as e:
                 return _error(400, "invalid_request", "Invalid value", str(e))
+            except ApiError as e:  # e.g. the database is down: 503 with Retry-After, as on the API
+                return Response(json.dumps(e.body()), status_code=e.status, headers=dict(e.headers or {}),
+                                media_type="application/json")
         return handler
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -368,11 +372,10 @@ def _model_state() -> dict[str, Any]:
     seg = sessions[0]
     out: dict[str, Any] = {"model": getattr(seg, "name", None)}
     try:
-        import onnxruntime as ort
-
-        out["runtime"] = f"ONNX Runtime {ort.__version__}"
-        out["providers"] = list(seg.providers)
-        out["precision"] = "fp16" if "float16" in str(getattr(seg, "input_dtype", "")) else "fp32"
+        info = models.loaded_runtimes()[0]  # what /readyz reports: the runtime actually chosen
+        out["runtime"] = f"{info.get('runtime', '?')} {info.get('version', '')}".strip()
+        out["precision"] = info.get("precision")
+        out["providers"] = list(info.get("providers") or [])
         out["input_size"] = list(getattr(seg, "input_size", ()))
         out["model_note"] = getattr(getattr(seg, "prepared", None), "note", None)
     except Exception as e:  # noqa: BLE001 - the console shows what it has

@@ -157,7 +157,7 @@ def _counted(call: Callable[[], Any]) -> Any:
         metrics.observe_model(time.perf_counter() - t0, _RUNTIME[0])
 
 
-_RUNTIME = ["auto"]  # the runtime label of openbg_model_seconds (settings.device; set by create_app)
+_RUNTIME = ["auto"]  # the runtime label of openbg_model_seconds (openvino or onnxruntime; set by create_app)
 
 
 class WorkerPool:
@@ -929,13 +929,23 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
     routes += web.routes(svc, settings)
     if settings.metrics == "api":
         routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
-    _RUNTIME[0] = settings.device
+    _RUNTIME[0] = _runtime_label(settings)
     metrics.watch_queue(lambda: svc.pool.inflight)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.add_middleware(CorsMiddleware)
     app.add_middleware(metrics.MetricsMiddleware)
     app.state.service = svc
     return app
+
+
+def _runtime_label(settings: Settings) -> str:
+    """The model runtime the metrics label model time with (openvino, onnxruntime, ...)."""
+    try:
+        from openbg_emulator import runtime
+
+        return runtime.choose(settings).runtime
+    except Exception:  # noqa: BLE001 - a label, never a reason to fail start-up
+        return settings.device
 
 
 def open_accounts(settings: Settings) -> Accounts:

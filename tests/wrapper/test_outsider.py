@@ -98,6 +98,10 @@ def test_an_openbg_key_is_never_sent_to_remove_bg(monkeypatch: pytest.MonkeyPatc
         RemoveBg("obg_0123456789", "https://api.remove.bg/v1.0")
     RemoveBg("obg_0123456789", "http://127.0.0.1:9/v1.0").close()  # an openbg server: fine
     RemoveBg("0123456789abcdef").close()  # a remove.bg key: fine
+    env = {k: v for k, v in os.environ.items() if k != "OPENBG_BASE_URL"}
+    for args in (["remove", "x.jpg", "-o", "x.png"], ["account"]):
+        r = CliRunner().invoke(main, args, env={**env, "REMOVE_BG_API_KEY": "obg_0123456789"})
+        assert r.exit_code == 1 and "OPENBG_BASE_URL" in r.output and "Traceback" not in r.output, r.output
 
 
 # ------------------------------------------------------------------------------------------ the CLI

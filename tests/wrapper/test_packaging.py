@@ -48,7 +48,9 @@ def test_wheel_type_checks_in_a_clean_virtualenv(tmp_path: Path) -> None:
     (wheel,) = dist.glob("openbg-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("openbg/py.typed", "removebg_api/py.typed", "openbg_emulator/py.typed",
-                   "openbg_emulator/openapi.yaml", "openbg/testing.py"):
+                   "openbg_emulator/openapi.yaml", "openbg/testing.py", "openbg_emulator/web/static/index.html",
+                   "openbg_emulator/web/vendor/swagger-ui-bundle.js", "openbg_emulator/migrations/env.py",
+                   "openbg_emulator/migrations/versions/0002_rate_windows.py"):
         assert needed in names, needed
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)

@@ -367,6 +367,14 @@ def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
         sys.exit(1)
 
 
+def _check_client(api_key: str | None, base_url: str) -> None:
+    """The client's own refusals (an openbg key bound for api.remove.bg, say) as one line, not a traceback."""
+    try:
+        RemoveBg(api_key, base_url).close()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Runner:
     """How the jobs of one ``openbg remove`` run are carried out (over HTTP or with the local engine)."""
@@ -535,6 +543,8 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
         raise click.UsageError("--extra-api-options is sent to an API: it does not apply with --local")
     if not local and not api_key:
         raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
+    if not local:
+        _check_client(api_key, base_url)
     runner = Runner(opts, local, api_key, base_url, parallel, retries, timeout,
                     quiet or not sys.stderr.isatty())
     if watch:
@@ -572,6 +582,7 @@ def account(api_key: str | None, base_url: str, as_json: bool) -> None:
     """Show the credit balance and free calls of the API key."""
     if not api_key:
         raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
+    _check_client(api_key, base_url)
     try:
         with RemoveBg(api_key, base_url) as client:
             acc = client.account()

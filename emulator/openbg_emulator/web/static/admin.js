@@ -38,9 +38,9 @@
     const items = [
       ["Status", s.ready ? "ready" : (s.load_error ? "model failed: " + s.load_error : "loading the model")],
       ["Model", s.model || "(not loaded)"],
-      ["Runtime", ready.runtime || s.runtime || "–"],
-      ["Precision", ready.precision || s.precision || "–"],
-      ["Providers", (ready.providers || s.providers || []).map((p) => String(p).replace("ExecutionProvider", "")).join(", ") || "–"],
+      ["Runtime", s.runtime || "–"],
+      ["Precision", s.precision || "–"],
+      ["Providers", (s.providers || []).map((p) => String(p).replace("ExecutionProvider", "")).join(", ") || "–"],
       ["Workers", s.workers],
       ["Queue", s.in_flight + " in flight / " + (s.workers + s.queue) + " max"],
       ["Uptime", fmtUptime(s.uptime_s)],
