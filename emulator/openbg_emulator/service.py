@@ -672,6 +672,7 @@ class Service:
             preview_quote = self.engine_fn("quote")(info, preview_options)
             if await self._db(self.accounts.can_pay, key, float(preview_quote.credits), bool(preview_quote.preview)):
                 options, quote, can_pay = preview_options, preview_quote, True
+                request.state.openbg_size = "preview"  # what is delivered, for metrics and the access log
         if not can_pay:
             raise ApiError(
                 "insufficient_credits",

@@ -37,6 +37,7 @@ from .client import (
     Size,
     SubjectType,
     TypeLevel,
+    check_key_matches_server,
 )
 from .errors import AuthenticationError, PaymentRequiredError, RemoveBgError
 from .zipcompose import zip2png as _zip2png
@@ -367,10 +368,11 @@ def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
         sys.exit(1)
 
 
-def _check_client(api_key: str | None, base_url: str) -> None:
-    """The client's own refusals (an openbg key bound for api.remove.bg, say) as one line, not a traceback."""
+def _check_client(api_key: str, base_url: str) -> None:
+    """The client's refusal of an openbg key bound for api.remove.bg, as one line rather than a traceback
+    from inside the batch's event loop."""
     try:
-        RemoveBg(api_key, base_url).close()
+        check_key_matches_server(api_key, base_url)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -447,13 +449,13 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
     if output.exists() and not output.is_dir():
         raise click.UsageError(f"{output} is a file; with --watch -o must be a folder")
     output.mkdir(parents=True, exist_ok=True)
-    ext = "png" if fmt == "auto" else fmt
     seen: dict[Path, tuple[int, float]] = {}
     if not reprocess_existing:  # images already there whose output exists count as handled
         for folder in folders:
-            for p in folder.iterdir():
-                if (output / f"{p.stem}.{ext}").exists():
-                    seen[p.resolve()] = _HANDLED
+            images = sorted(p.resolve() for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            for job in plan_jobs(images, output, fmt) if images else []:
+                if job.target.exists() and isinstance(job.source, Path):
+                    seen[job.source] = _HANDLED
     stop = False
 
     def interrupted(*_: object) -> None:
@@ -466,8 +468,7 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
         while not stop:
             new = list(_stable_new_files(folders, seen))
             if new:
-                jobs = [Job(p, output / f"{p.stem}.{ext}", ext) for p in new]
-                outcome = runner.run(jobs)
+                outcome = runner.run(plan_jobs(new, output, fmt))
                 _report(outcome, 0)
                 if outcome.stopped is not None:
                     sys.exit(1)
@@ -544,6 +545,7 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
     if not local and not api_key:
         raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
     if not local:
+        assert api_key is not None  # checked above
         _check_client(api_key, base_url)
     runner = Runner(opts, local, api_key, base_url, parallel, retries, timeout,
                     quiet or not sys.stderr.isatty())
@@ -582,11 +584,10 @@ def account(api_key: str | None, base_url: str, as_json: bool) -> None:
     """Show the credit balance and free calls of the API key."""
     if not api_key:
         raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
-    _check_client(api_key, base_url)
     try:
         with RemoveBg(api_key, base_url) as client:
             acc = client.account()
-    except RemoveBgError as exc:
+    except (RemoveBgError, ValueError) as exc:  # ValueError: the client refused its configuration
         raise click.ClickException(str(exc)) from exc
     c = acc.credits
     if as_json:

@@ -143,7 +143,7 @@ def _resolve_key(api_key: str | None) -> str:
 OPENBG_KEY_PREFIX = "obg_"
 
 
-def _check_key_matches_server(api_key: str, base_url: str) -> None:
+def check_key_matches_server(api_key: str, base_url: str) -> None:
     """Refuse to send an openbg key, and the photos with it, to remove.bg's own API by mistake."""
     host = (httpx.URL(base_url).host or "").lower()
     if api_key.startswith(OPENBG_KEY_PREFIX) and (host == "remove.bg" or host.endswith(".remove.bg")):
@@ -191,7 +191,7 @@ class _Base:
         self.api_key = _resolve_key(api_key)
         self.on_retry = on_retry
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
-        _check_key_matches_server(self.api_key, self.base_url)
+        check_key_matches_server(self.api_key, self.base_url)
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy(retries=retries)
         from . import __version__
 
