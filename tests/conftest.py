@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openbg.testing import keys_create, wait_until_ready
+from openbg.testing import keys_create, server_env, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[1]
 #: The interpreter that runs ``openbg serve`` in tests.
@@ -53,19 +53,10 @@ class EmulatorServer:
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root_url}/v1.0"
         self.log_path = state_dir / "server.log"
-        self.env = dict(os.environ)
-        self.env.update({
-            "OPENBG_STATE_DIR": str(state_dir),
-            "OPENBG_TEST_CONTROLS": "1",
-            "OPENBG_ALLOW_PRIVATE_URLS": "1",
-            "OPENBG_FETCH_LOOPBACK_ONLY": "1",  # no test may send traffic off this machine, not even DNS
-            "PYTHONUNBUFFERED": "1",
-        })
-        self.env.update(env)
+        self.env = server_env(state_dir, env)  # no test may send traffic off this machine, not even DNS
         for k, v in env.items():
             if v is None:  # type: ignore[comparison-overlap]
                 self.env.pop(k, None)
-        self.env.pop("OPENBG_DATABASE_URL", None)
         try:
             from openbg_emulator.accounts import Accounts
 

@@ -62,6 +62,7 @@ __all__ = [
     "keys_create",
     "openbg_emulator",
     "removebg_client",
+    "server_env",
     "wait_until_ready",
 ]
 
@@ -93,6 +94,23 @@ def wait_until_ready(root_url: str, proc: subprocess.Popen[bytes], timeout: floa
             last = str(e)
         time.sleep(0.1)
     raise RuntimeError(f"{what} was not ready after {timeout} s ({last}):\n{log_tail()}")
+
+
+def server_env(state_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test server: this process's, with its state in ``state_dir``, the test controls
+    on, and ``image_url`` limited to 127.0.0.1 (nothing leaves the machine, not even a DNS query); ``extra``
+    last. The server's database is always the SQLite file in ``state_dir``."""
+    env = {
+        **os.environ,
+        "OPENBG_STATE_DIR": str(state_dir),
+        "OPENBG_TEST_CONTROLS": "1",
+        "OPENBG_ALLOW_PRIVATE_URLS": "1",  # image_url may name a test server on 127.0.0.1 ...
+        "OPENBG_FETCH_LOOPBACK_ONLY": "1",  # ... and nothing else
+        "PYTHONUNBUFFERED": "1",
+        **dict(extra or {}),
+    }
+    env.pop("OPENBG_DATABASE_URL", None)
+    return env
 
 
 def keys_create(python: str, env: Mapping[str, str], name: str, *, credits: float = 0,
@@ -134,16 +152,7 @@ class Emulator:
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root_url}/v1.0"
         self.log_path = self.state_dir / "server.log"
-        self._env = {
-            **os.environ,
-            "OPENBG_STATE_DIR": str(self.state_dir),
-            "OPENBG_TEST_CONTROLS": "1",
-            "OPENBG_ALLOW_PRIVATE_URLS": "1",  # image_url may name a test server on 127.0.0.1 ...
-            "OPENBG_FETCH_LOOPBACK_ONLY": "1",  # ... and nothing else: no traffic leaves the machine
-            "PYTHONUNBUFFERED": "1",
-            **dict(env or {}),
-        }
-        self._env.pop("OPENBG_DATABASE_URL", None)
+        self._env = server_env(self.state_dir, env)
         self.api_key = self.create_key("openbg-testing", credits=1000)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
