@@ -10,6 +10,9 @@ CLIENT_PYTHONS ?= 3.12 3.13
 # Editable installs are a .pth file with wrapper/, emulator/ and generated/ (hatchling's dev mode), which
 # mypy and IDEs follow like a normal install.
 EDITABLE := pip install --quiet -c constraints.txt -e
+# Debian packages the tests need (browser, system-deps), installed when missing; sudo when not root.
+APT_INSTALL = SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); $$SUDO apt-get update -q \
+  && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q
 
 .PHONY: install install-dev client-venvs models serve test test-clients lint codegen codegen-check typecheck clean web-assets browser system-deps
 
@@ -56,9 +59,7 @@ web-assets: $(WEB_VENDOR)/.installed
 
 # The web pages' tests drive Debian's chromium (never a browser downloaded by a tool).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(APT_INSTALL) chromium chromium-driver; }
 
 models: install
 	$(BIN)/openbg models fetch
@@ -90,8 +91,7 @@ test-clients: install-dev models client-venvs
 # tests/scale runs a real PostgreSQL 15 and nginx: the Debian packages, installed once when missing.
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1; then \
-	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends postgresql nginx; \
+	  $(APT_INSTALL) --no-install-recommends postgresql nginx; \
 	fi
 
 test: install-dev models node_modules/.installed web-assets browser system-deps

@@ -204,8 +204,8 @@ class Result:
         if content_type == "application/zip":
             raise ValueError(f"cannot save a {self.extension.upper()} result as {target.name}: only a ZIP "
                              "result (format='zip') is a ZIP file")
-        if content_type == "image/png" and self.is_zip:
-            return zip2png(self.content)
+        if content_type == "image/png":
+            return self.to_png()
         image = self.to_pil()
         out = io.BytesIO()
         if content_type == "image/jpeg":
@@ -213,10 +213,8 @@ class Result:
                 raise ValueError(f"cannot save {target.name}: the result has transparency and JPEG has none; "
                                  "save as .png or .webp, or ask for bg_color")
             image.convert("L" if image.mode in ("L", "LA") else "RGB").save(out, format="JPEG", quality=95)
-        elif content_type == "image/webp":
+        else:  # image/webp
             image.save(out, format="WEBP", lossless=True)
-        else:
-            image.save(out, format="PNG")
         return out.getvalue()
 
 
