@@ -14,19 +14,15 @@ import time
 
 import httpx
 from emu_helpers import error_code
-from openbg_emulator import engine as real_engine
+from openbg_emulator.engine import Engine
 from openbg_emulator.service import create_app, open_accounts
 from openbg_emulator.settings import Settings
 
 
-class FaultyEngine:
-    """The real probe/quote; ``remove`` fails with an unexpected exception (fault injection)."""
+class FaultyEngine(Engine):
+    """The real engine's probe and plan; ``remove`` fails with an unexpected exception (fault injection)."""
 
-    probe = staticmethod(real_engine.probe)
-    quote = staticmethod(real_engine.quote)
-
-    @staticmethod
-    def remove(data: bytes, options: object, **kw: object) -> object:
+    def remove(self, data: bytes, options: object, **kw: object) -> object:  # type: ignore[override]
         raise RuntimeError("injected fault")
 
 
@@ -34,7 +30,7 @@ def test_unexpected_exception_is_500_with_logged_request_id(tmp_path, jpeg, capl
     settings = Settings(state_dir=tmp_path / "state")
     accounts = open_accounts(settings)
     key, info = accounts.create_key("faulty", credits=5, free_calls=0)
-    app = create_app(settings, accounts, engine=FaultyEngine, load_model=False)
+    app = create_app(settings, accounts, engine=FaultyEngine(settings), load_model=False)
     caplog.set_level(logging.ERROR, logger="openbg.emulator")
 
     async def scenario() -> None:

@@ -10,6 +10,8 @@ import functools
 import io
 
 import numpy as np
+from openbg_emulator.engine import Engine
+from openbg_emulator.settings import Settings
 from PIL import Image
 from skimage import data
 
@@ -42,3 +44,10 @@ def decode_result(content: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(content))
     im.load()
     return im
+
+
+@functools.lru_cache(maxsize=2)
+def engine_for(settings: Settings | None = None) -> Engine:
+    """An :class:`Engine` for ``settings`` (default: the environment's), kept for the next test that
+    asks for the same settings; at most two are kept, as each holds its own model session."""
+    return Engine(settings if settings is not None else Settings.from_env())

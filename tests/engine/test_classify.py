@@ -222,8 +222,8 @@ def test_fast_enough() -> None:
 
 def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     # type_level=none with one shadow (kind and opacity) for every type needs no class; by type it does
-    from engine_images import astronaut_jpeg
-    from openbg_emulator import engine
+    from engine_images import astronaut_jpeg, engine_for
+    from openbg_emulator.engine import Result
     from openbg_emulator.options import parse_options
 
     calls: list[str] = []
@@ -236,8 +236,8 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     monkeypatch.setattr(C, "classify", counting)
     img = astronaut_jpeg()
 
-    def run(**fields: str) -> engine.Result:
-        return engine.remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False)
+    def run(**fields: str) -> Result:
+        return engine_for().remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False)
 
     assert run(type_level="none", shadow_type="drop", shadow_opacity="60").type is None and calls == []
     assert run(type_level="none").type is None and calls == []

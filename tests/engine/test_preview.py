@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_images import astronaut_2400x1600, encode
-from openbg_emulator import engine, models
+from engine_images import astronaut_2400x1600, encode, engine_for
+from openbg_emulator import engine
 from openbg_emulator.options import Options
+from openbg_emulator.planning import ImageInfo, plan
 from openbg_emulator.settings import Settings
 from PIL import Image
 from skimage import data
@@ -30,16 +31,19 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_preview_size_setting() -> None:
     s = Settings()
-    assert engine.preview_model_size(500, 500, s) == s.preview_model_size  # 0.25 MP: preview tier
-    assert engine.preview_model_size(1000, 1000, s) is None
-    assert engine.preview_model_size(500, 500, s.with_(preview_model_size=0)) is None
+    big, small = ImageInfo(2000, 2000, "jpeg"), ImageInfo(500, 500, "jpeg")
+    assert plan(big, Options(size="preview"), s).model_size == s.preview_model_size  # preview-priced
+    assert plan(big, Options(size="full"), s).model_size is None
+    assert plan(small, Options(size="full"), s).model_size is None  # 0.25 MP, but not a preview (issue 18)
+    assert plan(small, Options(size="auto"), s).model_size == s.preview_model_size  # auto ≤ 0.25 MP: a preview
+    assert plan(big, Options(size="preview"), s.with_(preview_model_size=0)).model_size is None
     with pytest.raises(ValueError, match="OPENBG_PREVIEW_MODEL_SIZE"):
         Settings.from_env({"OPENBG_PREVIEW_MODEL_SIZE": "500"})
     assert Settings.from_env({"OPENBG_PREVIEW_MODEL_SIZE": "0"}).preview_model_size == 0
 
 
 def test_preview_runs_the_model_at_the_preview_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    seg = models.get_segmenter()
+    seg = engine_for().segmenter()
     assert seg.supports(Settings().preview_model_size)
     seen: list[tuple[int, ...]] = []
     real = seg.predict
@@ -50,11 +54,11 @@ def test_preview_runs_the_model_at_the_preview_size(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(seg, "predict", spy)
     n = Settings().preview_model_size
-    res = engine.remove(astronaut_2400x1600(), Options(size="preview"), use_cache=False)
+    res = engine_for().remove(astronaut_2400x1600(), Options(size="preview"), use_cache=False)
     assert (res.width, res.height) == (612, 408) and res.credits == 0.25
     assert seen == [(n, n, 3)]
     seen.clear()
-    engine.remove(astronaut_2400x1600(), Options(size="full", format="jpg"), use_cache=False)
+    engine_for().remove(astronaut_2400x1600(), Options(size="full", format="jpg"), use_cache=False)
     assert seen == [(1024, 1024, 3)]
 
 
@@ -69,8 +73,8 @@ def test_preview_alpha_close_to_the_1024_path(name: str, least: float) -> None:
     jpeg = encode(big, "JPEG", quality=90)
     s = Settings.from_env()
     opts = Options(size="preview", channels="alpha")
-    small = _alpha(engine.remove(jpeg, opts, settings=s, use_cache=False))
-    full = _alpha(engine.remove(jpeg, opts, settings=s.with_(preview_model_size=0), use_cache=False))
+    small = _alpha(engine_for(s).remove(jpeg, opts, use_cache=False))
+    full = _alpha(engine_for(s.with_(preview_model_size=0)).remove(jpeg, opts, use_cache=False))
     assert small.shape == full.shape and small.shape[0] * small.shape[1] <= 250_000
     assert _iou(small, full) >= least, _iou(small, full)
     assert float(np.abs(small - full).mean()) <= 0.12
@@ -89,10 +93,10 @@ def test_preview_output_skips_the_band_matting(monkeypatch: pytest.MonkeyPatch) 
         return real(img, trimap, **kw)
 
     monkeypatch.setattr(matting, "solve_band", spy)
-    res = engine.remove(astronaut_2400x1600(), Options(size="preview", quality="balanced"), use_cache=False)
+    res = engine_for().remove(astronaut_2400x1600(), Options(size="preview", quality="balanced"), use_cache=False)
     assert res.width * res.height <= matting.PREVIEW_PIXELS
     assert calls == []
-    engine.remove(astronaut_2400x1600(), Options(size="full", format="jpg", quality="balanced"), use_cache=False)
+    engine_for().remove(astronaut_2400x1600(), Options(size="full", format="jpg", quality="balanced"), use_cache=False)
     assert len(calls) == 1
 
 
@@ -100,7 +104,7 @@ def test_small_photo_at_full_size_runs_the_native_model(monkeypatch: pytest.Monk
     """A photo that is itself within the preview tier (≤ 0.25 MP) asked for at ``size=full`` gets the
     native 1024 run and the same alpha as the 1024 path (issue 18: at 640 the dev set lost 0.011 IoU
     and grabcut_37073 fell from 0.945 to 0.574); a ``size=preview`` request of it keeps the 640 run."""
-    seg = models.get_segmenter()
+    seg = engine_for().segmenter()
     seen: list[tuple[int, ...]] = []
     real = seg.predict
 
@@ -111,12 +115,12 @@ def test_small_photo_at_full_size_runs_the_native_model(monkeypatch: pytest.Monk
     monkeypatch.setattr(seg, "predict", spy)
     arr = np.asarray(Image.fromarray(data.astronaut()).resize((400, 400), Image.Resampling.LANCZOS))
     jpeg = encode(arr, "JPEG", quality=92)
-    full = _alpha(engine.remove(jpeg, Options(size="full", channels="alpha"), use_cache=False))
+    full = _alpha(engine_for().remove(jpeg, Options(size="full", channels="alpha"), use_cache=False))
     assert seen == [(1024, 1024, 3)]
-    ref, _ = engine.matte(jpeg, use_cache=False, foreground=False)
+    ref, _ = engine_for().matte(jpeg, use_cache=False, foreground=False)
     assert full.shape == ref.shape == (400, 400)
     # the same model output: only the PNG's quantisation and the decoding paths differ (640: mean 0.09)
     assert float(np.abs(full - ref).mean()) <= 0.005 and _iou(full, ref) >= 0.995
     seen.clear()
-    engine.remove(jpeg, Options(size="preview", channels="alpha"), use_cache=False)
+    engine_for().remove(jpeg, Options(size="preview", channels="alpha"), use_cache=False)
     assert seen == [(Settings().preview_model_size,) * 2 + (3,)]

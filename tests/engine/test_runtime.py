@@ -15,7 +15,10 @@ import httpx
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from openbg_emulator import models, runtime
+from openbg_emulator import runtime
+from openbg_emulator.engine import Engine
+from openbg_emulator.model_store import ModelError
+from openbg_emulator.segmenter import Concurrency, Segmenter, load_segmenter
 from openbg_emulator.settings import Settings
 from skimage import data
 
@@ -79,15 +82,15 @@ def test_auto_takes_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPat
     with pytest.raises(runtime.RuntimeChoiceError, match="runs on the CPU"):
         runtime.choose(Settings(runtime="openvino"))
     # the engine reports an impossible choice as a one-line ModelError
-    with pytest.raises(models.ModelError, match="runs on the CPU"):
-        models.get_segmenter(None, Settings(runtime="openvino", device="cuda"))
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        load_segmenter(Settings(runtime="openvino", device="cuda"))
 
 
 # --------------------------------------------------------------------------- equivalence
 @pytest.fixture(scope="module")
 def reference() -> dict[tuple[str, int], np.ndarray]:
     """ONNX Runtime fp32 alphas (the derived model) of the photos at 1024 and at the preview's 640."""
-    seg = models.get_segmenter(None, Settings(runtime="onnxruntime"))
+    seg = load_segmenter(Settings(runtime="onnxruntime"))
     assert seg.runtime.runtime == "onnxruntime" and seg.providers[0] == "CPUExecutionProvider"
     return {(name, n): seg.predict(_square(name, n)) for name in IMAGES for n in (1024, 640)}
 
@@ -105,7 +108,7 @@ def test_cpu_without_bf16_is_said_not_skipped(capsys: pytest.CaptureFixture[str]
 def test_backend_matches_onnxruntime_fp32(path: tuple[str, str], reference: dict[tuple[str, int], np.ndarray],
                                           capsys: pytest.CaptureFixture[str]) -> None:
     rt, precision = path
-    seg = models.get_segmenter(None, Settings(runtime=rt, precision=precision))  # type: ignore[arg-type]
+    seg = load_segmenter(Settings(runtime=rt, precision=precision))  # type: ignore[arg-type]
     assert (seg.runtime.runtime, seg.runtime.precision) == path
     assert seg.providers == [f"OpenVINO CPU {precision}"]
     for (name, n), ref in reference.items():
@@ -124,14 +127,15 @@ def test_openvino_concurrent_runs_share_the_slots() -> None:
     turns on its compiled model (same results); a fixed slot count compiles that many streams."""
     import threading
 
-    seg = models.get_segmenter(None, Settings(runtime="openvino"))
+    eng = Engine(Settings(runtime="openvino"))
+    seg = eng.segmenter()
     rgb = _square("astronaut", 640)
     alone = seg.predict(rgb)
     go = threading.Barrier(2)
     out: list[np.ndarray] = []
 
     def request() -> None:
-        with models.request_in_progress():
+        with eng.request():
             go.wait()
             out.append(seg.predict(rgb))
 
@@ -147,8 +151,8 @@ def test_openvino_concurrent_runs_share_the_slots() -> None:
     for a in out:
         assert float(np.abs(a - alone).mean()) < 2e-3
     # a fixed slot count: one compiled model with that many streams
-    fixed = models.Segmenter(seg.path, "medium", threads=1, prepared=seg.prepared, runtime=seg.runtime,
-                             concurrency=models.Concurrency(2, 1, False))
+    fixed = Segmenter(seg.path, "medium", threads=1, prepared=seg.prepared, runtime=seg.runtime,
+                             concurrency=Concurrency(2, 1, False))
     assert fixed.session.config()["NUM_STREAMS"] == 2 and fixed.session.config()["INFERENCE_NUM_THREADS"] == 2
 
 
