@@ -2,26 +2,33 @@
 
 CPU time (all threads) is reported because the shared machine makes wall time noise; the ratio to
 the raw model's CPU time is the figure to compare with the 1.4× budget.
+
+    .venv/bin/python bench/quality_time.py DIR [--names a,b,c]    # DIR: an eval folder with manifest.csv
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import os
-import sys
 import time
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from openbg_emulator.models import get_segmenter
+from openbg_emulator.engine import Engine
 from openbg_emulator.pipeline import matting, refine
+from openbg_emulator.settings import Settings
 
-DEV = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/eval/dev"
-names = ["dim_053d8b6_7_image", "dim_5205b6c_9_image", "grabcut_person1", "coco_dog02_000000464522",
-         "graphics_printer__on_brick"]
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("directory")
+ap.add_argument("--names", default="dim_053d8b6_7_image,dim_5205b6c_9_image,grabcut_person1,"
+                "coco_dog02_000000464522,graphics_printer__on_brick", help="manifest rows to time")
+args = ap.parse_args()
+DEV = args.directory
+names = args.names.split(",")
 rows = {r["name"]: r for r in csv.DictReader(open(os.path.join(DEV, "manifest.csv")))}
-seg = get_segmenter()
+seg = Engine(Settings.from_env()).segmenter()
 seg.predict(np.zeros((1024, 1024, 3), np.uint8))
 imgs = [np.asarray(Image.open(os.path.join(DEV, rows[n]["image"])).convert("RGB")) for n in names]
 imgs.append(cv2.resize(imgs[0], (2304, 1728)))  # ~4 MP
@@ -30,7 +37,7 @@ names.append("4MP (dim upscaled)")
 
 def raw(rgb):
     h, w = rgb.shape[:2]
-    a = seg.predict(matting._resize_rgb(rgb, 1024, 1024))
+    a = seg.predict(cv2.resize(rgb, (1024, 1024), interpolation=cv2.INTER_AREA))
     return cv2.resize(a, (w, h))
 
 
