@@ -14,11 +14,10 @@ import time
 
 import cv2
 import numpy as np
-from PIL import Image
-
 from openbg_emulator.engine import Engine
 from openbg_emulator.pipeline import matting, refine
 from openbg_emulator.settings import Settings
+from PIL import Image
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("directory")
