@@ -51,16 +51,21 @@ from openbg_emulator.accounts import (
     ImproveLimit,
     InsufficientCredits,
     KeyInfo,
-    RateState,
     db_unavailable,
 )
 from openbg_emulator.errors import ApiError
+from openbg_emulator.responses import (
+    error_response,
+    fmt_credits,
+    json_response,
+    rate_headers,
+    wants_json,
+)
 from openbg_emulator.settings import Settings
 from openbg_emulator.storage import atomic_write
 
 log = logging.getLogger("openbg.emulator")
 
-JSON_TYPE = "application/json; charset=utf-8"
 EXPOSED_HEADERS = (
     "X-Type, X-Width, X-Height, X-Credits-Charged, X-Foreground-Top, X-Foreground-Left, "
     "X-Foreground-Width, X-Foreground-Height, X-Max-Width, X-Max-Height, X-RateLimit-Limit, "
@@ -73,58 +78,6 @@ ALLOWED_HEADERS = (
 MAX_LATENCY_MS = 60_000
 BINARY_FIELDS = frozenset({"image_file", "bg_image_file"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-
-
-# ----------------------------------------------------------------------------- small helpers
-def fmt_credits(c: float) -> str:
-    """0.25 → "0.25", 1 → "1", 0 → "0"."""
-    if float(c).is_integer():
-        return str(int(c))
-    return f"{c:.4f}".rstrip("0").rstrip(".")
-
-
-def error_response(err: ApiError, headers: Mapping[str, str] | None = None) -> Response:
-    h = dict(headers or {})
-    h.update(err.headers or {})
-    return Response(
-        json.dumps(err.body(), separators=(",", ":")),
-        status_code=err.status or 400,
-        headers=h,
-        media_type=JSON_TYPE,
-    )
-
-
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status_code=status, headers=dict(headers or {}),
-                    media_type=JSON_TYPE)
-
-
-def wants_json(accept: str | None) -> bool:
-    """True when the Accept header names application/json (with q > 0)."""
-    if not accept:
-        return False
-    for item in accept.split(","):
-        parts = [p.strip() for p in item.split(";")]
-        if parts[0].lower() != "application/json":
-            continue
-        q = 1.0
-        for p in parts[1:]:
-            if p.lower().startswith("q="):
-                try:
-                    q = float(p[2:])
-                except ValueError:
-                    q = 1.0
-        if q > 0:
-            return True
-    return False
-
-
-def rate_headers(rs: RateState) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(rs.limit),
-        "X-RateLimit-Remaining": str(rs.remaining),
-        "X-RateLimit-Reset": str(rs.reset),
-    }
 
 
 def openapi_text() -> str | None:
