@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -63,6 +62,7 @@ from openbg_emulator.responses import (
 )
 from openbg_emulator.settings import Settings
 from openbg_emulator.storage import atomic_write
+from openbg_emulator.workers import WorkerPool, set_runtime_label
 
 log = logging.getLogger("openbg.emulator")
 
@@ -94,59 +94,6 @@ def openapi_text() -> str | None:
         return repo.read_text(encoding="utf-8")
     except OSError:
         return None
-
-
-# ----------------------------------------------------------------------------- worker pool
-def _counted(call: Callable[[], Any]) -> Any:
-    """Run one engine call counted as a request in the engine (models.request_in_progress: a model
-    run takes all cores only while its request is the only one)."""
-    from openbg_emulator.models import request_in_progress
-
-    t0 = time.perf_counter()
-    try:
-        with request_in_progress():
-            return call()
-    finally:
-        metrics.observe_model(time.perf_counter() - t0, _RUNTIME[0])
-
-
-_RUNTIME = ["auto"]  # the runtime label of openbg_model_seconds (openvino or onnxruntime; set by create_app)
-
-
-class WorkerPool:
-    """Engine calls off the event loop: ``workers`` threads, at most ``queue`` more waiting; beyond that
-    :meth:`run` fails at once with 503 ``server_busy``."""
-
-    def __init__(self, workers: int, queue: int) -> None:
-        self.workers = max(1, workers)
-        self.capacity = self.workers + max(0, queue)
-        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="openbg-engine")
-        self._inflight = 0
-        self._lock = threading.Lock()
-
-    @property
-    def inflight(self) -> int:
-        return self._inflight
-
-    def _release(self, _f: object = None) -> None:
-        with self._lock:
-            self._inflight -= 1
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            if self._inflight >= self.capacity:
-                raise ApiError("server_busy", status=503, headers={"Retry-After": "1"})
-            self._inflight += 1
-        try:
-            fut: Future[Any] = self.executor.submit(_counted, partial(fn, *args, **kwargs))
-        except BaseException:
-            self._release()
-            raise
-        fut.add_done_callback(self._release)  # counts until the thread really finishes
-        return await asyncio.wrap_future(fut)
-
-    def shutdown(self) -> None:
-        self.executor.shutdown(wait=True)
 
 
 # ----------------------------------------------------------------------------- request bodies
@@ -883,23 +830,13 @@ def create_app(settings: Settings, accounts: Accounts | None = None, engine: Any
     routes += web.routes(svc, settings)
     if settings.metrics == "api":
         routes.append(Route("/metrics", metrics.metrics_endpoint, methods=["GET"]))
-    _RUNTIME[0] = _runtime_label(settings)
+    set_runtime_label(settings)
     metrics.watch_queue(lambda: svc.pool.inflight)
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.add_middleware(CorsMiddleware)
     app.add_middleware(metrics.MetricsMiddleware)
     app.state.service = svc
     return app
-
-
-def _runtime_label(settings: Settings) -> str:
-    """The model runtime the metrics label model time with (openvino, onnxruntime, ...)."""
-    try:
-        from openbg_emulator import runtime
-
-        return runtime.choose(settings).runtime
-    except Exception:  # noqa: BLE001 - a label, never a reason to fail start-up
-        return settings.device
 
 
 def open_accounts(settings: Settings) -> Accounts:
