@@ -51,6 +51,7 @@ from openbg_emulator.accounts import (
     db_unavailable,
 )
 from openbg_emulator.bodies import Limits, read_fields
+from openbg_emulator.controls import Controls, forced_error, parse_controls
 from openbg_emulator.errors import ApiError
 from openbg_emulator.responses import (
     error_response,
@@ -74,7 +75,6 @@ ALLOWED_HEADERS = (
     "X-API-Key, Accept, Content-Type, Authorization, X-Openbg-Force-Status, X-Openbg-Retry-After, "
     "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token"
 )
-MAX_LATENCY_MS = 60_000
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -117,60 +117,6 @@ def decode_b64(value: object) -> bytes:
     if not data:
         raise ApiError("failed_to_read_image", detail="image_file_b64 holds no data")
     return data
-
-
-# ----------------------------------------------------------------------------- emulation controls
-@dataclass
-class Controls:
-    force_status: int | None = None
-    retry_after: int = 1
-    latency_ms: int = 0
-    empty_balance: bool = False
-    fail_times: int | None = None
-    client_token: str = ""
-
-
-def _parse_controls(headers: Headers) -> Controls:
-    """Validate the X-Openbg-* headers (always: a malformed one is 400 invalid_request, as openapi.yaml says,
-    whether or not test controls are on)."""
-    c = Controls()
-
-    def as_int(name: str, lo: int, hi: int) -> int | None:
-        v = headers.get(name)
-        if v is None:
-            return None
-        v = v.strip()
-        if not re.fullmatch(r"[0-9]{1,9}", v):
-            raise ApiError("invalid_request", detail=f"{name} must be an integer")
-        n = int(v)
-        if not lo <= n <= hi:
-            raise ApiError("invalid_request", detail=f"{name} must be between {lo} and {hi}")
-        return n
-
-    fs = as_int("X-Openbg-Force-Status", 100, 999)
-    if fs is not None and fs not in (429, 500, 503):
-        raise ApiError("invalid_request", detail="X-Openbg-Force-Status must be 429, 500 or 503")
-    c.force_status = fs
-    c.retry_after = as_int("X-Openbg-Retry-After", 1, 3600) or 1
-    c.latency_ms = as_int("X-Openbg-Latency-Ms", 0, MAX_LATENCY_MS) or 0
-    eb = headers.get("x-openbg-force-empty-balance")
-    if eb is not None:
-        v = eb.strip().lower()
-        if v not in ("true", "false", "1", "0"):
-            raise ApiError("invalid_request", detail="X-Openbg-Force-Empty-Balance must be true or false")
-        c.empty_balance = v in ("true", "1")
-    c.fail_times = as_int("X-Openbg-Fail-Times", 0, 1000)
-    c.client_token = (headers.get("x-openbg-client-token") or "")[:200]
-    return c
-
-
-def forced_error(status: int, retry_after: int) -> ApiError:
-    detail = "Forced by X-Openbg-Force-Status (emulation control)"
-    if status == 429:
-        return ApiError("rate_limit_exceeded", detail=detail, headers={"Retry-After": str(retry_after)})
-    if status == 503:
-        return ApiError("server_busy", status=503, detail=detail, headers={"Retry-After": str(retry_after)})
-    return ApiError("internal_error", status=500, detail=detail)
 
 
 # ----------------------------------------------------------------------------- the service
@@ -318,7 +264,7 @@ class Service:
 
     async def controls(self, request: Request, ctx: Ctx) -> Controls:
         """Apply the emulation controls that act before processing; returns them for the later ones."""
-        c = _parse_controls(request.headers)
+        c = parse_controls(request.headers)
         if not self.settings.test_controls:
             return Controls()
         if c.latency_ms:
