@@ -65,9 +65,6 @@ from openbg_emulator.workers import WorkerPool, set_runtime_label
 
 log = logging.getLogger("openbg.emulator")
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-
-
 def openapi_text() -> str | None:
     """The hand-written openapi.yaml: packaged (``openbg_emulator/openapi.yaml``, a symlink to the repo root
     file, so editable installs serve the live file and wheels a copy), else the repo root."""
