@@ -15,7 +15,7 @@ import time
 import httpx
 from emu_helpers import error_code
 from openbg_emulator import engine as real_engine
-from openbg_emulator.service import create_app, open_accounts
+from openbg_emulator.app import create_app, open_accounts
 from openbg_emulator.settings import Settings
 
 
