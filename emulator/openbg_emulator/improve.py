@@ -6,13 +6,10 @@ rate limit are those of /removebg.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -27,6 +24,7 @@ from starlette.responses import Response
 from openbg_emulator.accounts import ImproveLimit
 from openbg_emulator.bodies import read_fields
 from openbg_emulator.errors import ApiError
+from openbg_emulator.options import is_absent, parse_image_source
 from openbg_emulator.responses import json_response
 from openbg_emulator.storage import atomic_write
 
@@ -42,25 +40,15 @@ async def submit_improvement(svc: Service, request: Request, ctx: Ctx) -> Respon
     key = await svc.authenticate(request, ctx)
     await svc.controls(request, ctx)
     fields = await read_fields(request, svc.limits)
-    sources = [n for n in ("image_file", "image_file_b64", "image_url") if not _absent(fields.get(n))]
-    if not sources:
-        raise ApiError("missing_source")
-    if len(sources) > 1:
-        raise ApiError("multiple_sources")
+    source = await anyio.to_thread.run_sync(parse_image_source, fields, limiter=svc.io_limiter)
     filename = _text_param(fields.get("image_filename"), "image_filename", "invalid_image_filename")
     tag = _text_param(fields.get("tag"), "tag", "invalid_tag")
-    src = sources[0]
-    if src == "image_file":
-        data = fields["image_file"]
-        if not isinstance(data, bytes):
-            raise ApiError("invalid_request", detail="image_file must be a file part")
-    elif src == "image_file_b64":
-        data = decode_b64(fields["image_file_b64"])
-    else:
-        url = fields["image_url"]
-        if not isinstance(url, str):
-            raise ApiError("invalid_image_url", detail="image_url must be a string")
-        data = await svc.fetch(url, "image")
+    if source.image is not None:
+        data = source.image
+    elif source.url is not None:
+        data = await svc.fetch(source.url, "image")
+    else:  # parse_image_source guarantees one; keep the check for safety
+        raise ApiError("missing_source")
     svc.check_size(data)
     info = await anyio.to_thread.run_sync(svc.engine_fn("probe"), data, limiter=svc.io_limiter)
     await svc.consume_rate(ctx, 1)
@@ -78,8 +66,8 @@ async def submit_improvement(svc: Service, request: Request, ctx: Ctx) -> Respon
         "received_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "image_filename": filename,
         "tag": tag,
-        "source": src,
-        "image_url": fields.get("image_url") if src == "image_url" else None,
+        "source": source.name,
+        "image_url": source.url,
         "format": fmt,
         "width": int(info.width),
         "height": int(info.height),
@@ -101,33 +89,8 @@ async def submit_improvement(svc: Service, request: Request, ctx: Ctx) -> Respon
     return json_response({"id": sub_id}, headers=ctx.headers)
 
 
-def _absent(v: object) -> bool:
-    return v is None or v == "" or v == b""
-
-
-def decode_b64(value: object) -> bytes:
-    if not isinstance(value, str):
-        raise ApiError("failed_to_read_image", detail="image_file_b64 must be a string")
-    text = value.strip()
-    m = re.match(r"data:[^,]*;base64,", text, re.IGNORECASE)
-    if m:
-        text = text[m.end():]
-    text = re.sub(r"\s+", "", text)
-    text += "=" * (-len(text) % 4)
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        try:
-            data = base64.urlsafe_b64decode(text)
-        except (binascii.Error, ValueError):
-            raise ApiError("failed_to_read_image", detail="image_file_b64 is not valid base64") from None
-    if not data:
-        raise ApiError("failed_to_read_image", detail="image_file_b64 holds no data")
-    return data
-
-
 def _text_param(value: object, name: str, code: str) -> str | None:
-    if _absent(value):
+    if is_absent(value):
         return None
     if not isinstance(value, str):
         raise ApiError(code, detail=f"{name} must be a string")
