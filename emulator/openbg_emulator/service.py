@@ -1,4 +1,4 @@
-"""The emulator's HTTP service (Starlette): remove.bg API v1.0 on top of the engine and the accounts.
+"""The remove.bg API v1.0 service: one :class:`Service` per app, on top of the engine and the accounts.
 
 Per /removebg request: auth → parse (multipart / urlencoded / JSON) → fetch URLs → ``engine.probe`` →
 rate limit → credits check (``engine.quote``) → ``engine.remove`` in the worker pool → atomic charge →
@@ -7,6 +7,10 @@ error shape ``{"errors":[{title, code, detail}]}``, with CORS and (after auth) r
 
 Emulation controls (``X-Openbg-*`` request headers) are honoured only when the server runs with
 ``--test-controls`` / ``OPENBG_TEST_CONTROLS=1``; see docs/emulator.md.
+
+Around it: ``app`` (routes, middleware, start-up), ``bodies`` (request bodies → fields), ``controls``
+(the ``X-Openbg-*`` headers), ``responses`` (error shape, JSON, headers), ``workers`` (the engine's
+thread pool), ``cors`` and ``improve`` (POST /improve).
 """
 
 from __future__ import annotations
@@ -189,7 +193,7 @@ class Service:
                 key = token.strip()
         if key is None or key.strip() == "":
             raise ApiError("auth_failed", title="Missing API Key", detail="Provide the API key in the X-API-Key header")
-        info = await self._db(self.accounts.authenticate, key.strip())
+        info: KeyInfo | None = await self._db(self.accounts.authenticate, key.strip())
         if info is None:
             raise ApiError("auth_failed", title="API Key invalid")
         ctx.key = info
