@@ -198,7 +198,8 @@ def _bad(code: str, detail: str) -> ApiError:
     return ApiError(code, detail=detail)
 
 
-def _absent(value: object) -> bool:
+def is_absent(value: object) -> bool:
+    """A field's value that counts as not given (see the rules above)."""
     if value is None:
         return True
     if isinstance(value, str):
@@ -210,7 +211,7 @@ def _absent(value: object) -> bool:
 
 def _get(fields: Mapping[str, object], name: str) -> object | None:
     value = fields.get(name)
-    return None if _absent(value) else value
+    return None if is_absent(value) else value
 
 
 def _text(value: object, code: str, name: str) -> str:
@@ -402,7 +403,7 @@ def _per_type(fields: Mapping[str, object], name: str, code: str) -> tuple[objec
             entries.append((flat.group(2), field_value))
     per_type: dict[str, object] = {}
     for key, value in entries:
-        if _absent(value):
+        if is_absent(value):
             continue
         subject = key.strip().lower() if isinstance(key, str) else ""
         if subject not in SHADOW_TYPES:
@@ -438,18 +439,35 @@ def _shadow(fields: Mapping[str, object]) -> Shadow:
     return Shadow(FrozenMap(kinds), FrozenMap(opacity))
 
 
-def parse_options(fields: Mapping[str, object]) -> Options:
-    """Validate request fields into :class:`Options`; raise ``ApiError`` with the remove.bg code."""
+@dataclass(frozen=True)
+class Source:
+    """The request's one image source: the field that gave it, and its bytes (``image_file``, or
+    ``image_file_b64`` decoded) or its URL (``image_url``, not fetched here)."""
+
+    name: Literal["image_file", "image_file_b64", "image_url"]
+    image: bytes | None = None
+    url: str | None = None
+
+
+def parse_image_source(fields: Mapping[str, object]) -> Source:
+    """Exactly one of ``image_file``, ``image_file_b64`` and ``image_url`` (the rule of /removebg and
+    /improve); raise ``ApiError`` missing_source, multiple_sources, failed_to_read_image or invalid_image_url."""
     image_file, image_b64, image_url = (_get(fields, n) for n in ("image_file", "image_file_b64", "image_url"))
     given = [v for v in (image_file, image_b64, image_url) if v is not None]
     if not given:
         raise ApiError("missing_source")
     if len(given) > 1:
         raise ApiError("multiple_sources")
-    image = _file(image_file, "image_file") if image_file is not None else None
+    if image_file is not None:
+        return Source("image_file", image=_file(image_file, "image_file"))
     if image_b64 is not None:
-        image = _base64(image_b64)
-    url = _url(image_url, "invalid_image_url", "image_url") if image_url is not None else None
+        return Source("image_file_b64", image=_base64(image_b64))
+    return Source("image_url", url=_url(image_url, "invalid_image_url", "image_url"))
+
+
+def parse_options(fields: Mapping[str, object]) -> Options:
+    """Validate request fields into :class:`Options`; raise ``ApiError`` with the remove.bg code."""
+    source = parse_image_source(fields)
 
     bg_file, bg_url, bg_color = (_get(fields, n) for n in ("bg_image_file", "bg_image_url", "bg_color"))
     if sum(v is not None for v in (bg_file, bg_url, bg_color)) > 1:
@@ -474,8 +492,8 @@ def parse_options(fields: Mapping[str, object]) -> Options:
     else:
         position = None if scale is None else (50.0, 50.0)  # a scale moves the subject to the center
     return Options(
-        image=image,
-        image_url=url,
+        image=source.image,
+        image_url=source.url,
         bg_image=None if bg_file is None else _file(bg_file, "bg_image_file"),
         bg_image_url=opt("bg_image_url", lambda v: _url(v, "invalid_bg_image_url", "bg_image_url")),
         bg_color=None if bg_color is None else _bg_color(bg_color),

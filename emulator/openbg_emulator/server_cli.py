@@ -21,8 +21,8 @@ def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
     """Open the state database, or stop with one line that says what to do (no traceback)."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from openbg_emulator.app import open_accounts
     from openbg_emulator.migrations import SchemaError
-    from openbg_emulator.service import open_accounts
 
     try:
         accounts = open_accounts(settings)
@@ -64,8 +64,8 @@ def serve(host: str, port: int, workers: int | None, queue: int | None, test_con
     """Serve the remove.bg API v1.0 emulator (one process; state in SQLite under OPENBG_STATE_DIR)."""
     import uvicorn
 
+    from openbg_emulator.app import create_app
     from openbg_emulator.httpproto import protocol_class
-    from openbg_emulator.service import create_app
 
     settings = _settings()
     changes: dict[str, object] = {}

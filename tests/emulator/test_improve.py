@@ -95,3 +95,59 @@ def test_improve_daily_limit(alt_server, jpeg) -> None:  # type: ignore[no-untyp
     other = server.create_key("other")
     assert httpx.post(url, headers={"X-Api-Key": other}, files={"image_file": ("x.jpg", jpeg)}).status_code == 200
     assert len([n for n in _files(server) if n.endswith(".json")]) >= 3
+
+
+# /improve and /removebg take their image source through the same parser (options.parse_image_source):
+# the same body answers the same way on both.
+@pytest.fixture(scope="module")
+def both_key(live_server) -> str:  # type: ignore[no-untyped-def]
+    return live_server.create_key("improve-and-removebg", credits=0, free_calls=50)
+
+
+def _both(server, key: str, body: dict[str, str]) -> tuple[httpx.Response, httpx.Response]:  # type: ignore[no-untyped-def]
+    h = {"X-Api-Key": key}
+    return (httpx.post(f"{server.base_url}/improve", headers=h, json=body, timeout=60),
+            httpx.post(f"{server.base_url}/removebg", headers=h, json=body, timeout=60))
+
+
+@pytest.mark.parametrize("body", [
+    {"image_file_b64": "   "},
+    {"image_file_b64": " \t\n "},
+    {"image_url": "  "},
+    {"image_file_b64": " ", "image_url": "\t"},
+])
+def test_blank_sources_are_absent_on_both_endpoints(live_server, both_key, body) -> None:  # type: ignore[no-untyped-def]
+    for r in _both(live_server, both_key, body):
+        assert r.status_code == 400 and error_code(r) == "missing_source", (r.url, r.text)
+
+
+def test_a_blank_source_beside_a_real_one_is_not_a_second_source(live_server, both_key, jpeg, image_host) -> None:  # type: ignore[no-untyped-def]
+    body = {"image_file_b64": "  ", "image_url": image_host.url("/img.jpg")}
+    improve, removebg = _both(live_server, both_key, body)
+    assert improve.status_code == 200, improve.text
+    meta = json.loads((live_server.state_dir / "improve" / f"{improve.json()['id']}.json").read_text())
+    assert meta["source"] == "image_url" and meta["sha256"] == hashlib.sha256(jpeg).hexdigest()
+    assert removebg.status_code == 200, removebg.text
+
+
+def test_url_safe_base64_is_accepted_on_both_endpoints(live_server, both_key, png) -> None:  # type: ignore[no-untyped-def]
+    standard = base64.b64encode(png).decode()
+    assert "+" in standard or "/" in standard  # else the URL-safe form would be the same text
+    url_safe = base64.urlsafe_b64encode(png).decode().rstrip("=")  # no padding either
+    improve, removebg = _both(live_server, both_key, {"image_file_b64": url_safe})
+    assert improve.status_code == 200, improve.text
+    assert (live_server.state_dir / "improve" / f"{improve.json()['id']}.png").read_bytes() == png
+    assert removebg.status_code == 200 and removebg.content.startswith(b"\x89PNG"), removebg.text
+
+
+def test_characters_outside_base64_are_refused_on_both_endpoints(live_server, both_key, png) -> None:  # type: ignore[no-untyped-def]
+    text = base64.b64encode(png).decode()
+    broken = text[:40] + "*" + text[40:]  # /improve used to drop the "*" and store the image
+    for r in _both(live_server, both_key, {"image_file_b64": broken}):
+        assert r.status_code == 400 and error_code(r) == "failed_to_read_image", (r.url, r.text)
+
+
+def test_image_file_as_text_answers_alike_on_both_endpoints(live_server, both_key) -> None:  # type: ignore[no-untyped-def]
+    improve, removebg = _both(live_server, both_key, {"image_file": "not an image"})
+    assert improve.status_code == removebg.status_code == 400, (improve.text, removebg.text)
+    assert error_code(improve) == error_code(removebg), (improve.text, removebg.text)

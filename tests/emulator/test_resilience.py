@@ -14,8 +14,8 @@ import time
 
 import httpx
 from emu_helpers import error_code
+from openbg_emulator.app import create_app, open_accounts
 from openbg_emulator.engine import Engine
-from openbg_emulator.service import create_app, open_accounts
 from openbg_emulator.settings import Settings
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import starlette.formparsers as fp
+from openbg_emulator.bodies import Limits, read_fields
 from openbg_emulator.errors import ApiError
-from openbg_emulator.service import Limits, read_fields
 from starlette.requests import Request
 
 BOUNDARY = "openbg-test-boundary"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from openbg_emulator.app import create_app
 from openbg_emulator.metrics import start_separate
-from openbg_emulator.service import create_app
 from openbg_emulator.settings import Settings
 from scale_cluster import free_port
 from starlette.testclient import TestClient

@@ -89,7 +89,7 @@ def routes(svc: Any, settings: Settings) -> list[Route]:
         """openapi.yaml as JSON, with this server first in ``servers`` (Swagger UI's "Try it out")."""
         import yaml
 
-        from openbg_emulator.service import openapi_text
+        from openbg_emulator.app import openapi_text
 
         text = openapi_text()
         if text is None:
