@@ -153,7 +153,7 @@ def v_all4(rgb, c):
     return (resize((c["st"] + c["stf"]) / 2, w, h) + resize(unpad((c["pad"] + c["padf"]) / 2, c["box"]), w, h)) / 2
 
 
-# ---- round 3 (docs/quality.md "Tried and dropped"): adaptive band, mirrored pass + wide band ----
+# ---- round 3 (docs/engineering/quality.md "Tried and dropped"): adaptive band, mirrored pass + wide band ----
 def _band(rgb, low, trimap_fn, hi):
     """balanced's guided upsampling + band matting at 400 px with a custom trimap, then contrast x2."""
     from openbg_emulator.pipeline import matting as M
