@@ -181,7 +181,7 @@ class Server:
         self._peak = 0.0
         self._stop = threading.Event()
         # The kernel's own peak (VmHWM, reset through clear_refs) where it can be reset; else sampling
-        # every 20 ms — which slowed the server's model runs measurably (~5 %, docs/performance.md).
+        # every 20 ms — which slowed the server's model runs measurably (~5 %, docs/engineering/performance.md).
         self._hwm = self._reset_hwm()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         if not self._hwm:

@@ -143,7 +143,7 @@ def choose(settings: Settings) -> RuntimeChoice:
     cache = settings.home / "openvino-cache"
     if settings.precision == "int8":
         raise RuntimeChoiceError("OPENBG_PRECISION=int8 is not offered (it missed the accuracy limits against f32; "
-                                 "docs/performance.md); use auto, f32 or bf16")
+                                 "docs/engineering/performance.md); use auto, f32 or bf16")
     gpu = _on_cuda(settings)
     if gpu is not None:
         if settings.runtime == "openvino":

@@ -165,7 +165,7 @@ class Settings:
                              "(ONNX Runtime runs the model in f32)")
         if precision == "int8":
             raise ValueError("OPENBG_PRECISION=int8: not offered (it missed the accuracy limits against f32; "
-                             "docs/performance.md); expected auto, f32 or bf16")
+                             "docs/engineering/performance.md); expected auto, f32 or bf16")
         return cls(
             improve_path=as_path("OPENBG_IMPROVE_DIR"),
             metrics=metrics,

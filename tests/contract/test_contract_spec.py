@@ -354,12 +354,12 @@ def test_limits_are_described() -> None:
 
 
 def test_spec_notes_pointers_resolve() -> None:
-    """Every JSON pointer in the table of docs/spec-notes.md points at something in openapi.yaml."""
+    """Every JSON pointer in the table of docs/engineering/spec-notes.md points at something in openapi.yaml."""
     import re
 
     from spec_tools import REPO
 
-    text = (REPO / "docs" / "spec-notes.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "engineering" / "spec-notes.md").read_text(encoding="utf-8")
     table = text.split("## Spec item → where in openapi.yaml", 1)[1].split("\n## ", 1)[0]
     where = [line.split("|")[2] for line in table.splitlines() if line.startswith("| ")]
     pointers = [p for cell in where for p in re.findall(r"`(/[^`]+)`", cell)]

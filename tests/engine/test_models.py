@@ -251,7 +251,7 @@ class _Recorder:
 
 def test_first_run_of_a_session_is_at_the_native_size(tmp_path: Path) -> None:
     """ORT plans its memory pattern on a session's first run; a first run at a preview size made later
-    native-size runs ~20 % slower (docs/performance.md). A session whose first request is smaller runs
+    native-size runs ~20 % slower (docs/engineering/performance.md). A session whose first request is smaller runs
     once at the native size first; one whose first request is native does not."""
     src = _isnet_like(tmp_path)
     s = _settings(tmp_path, src)

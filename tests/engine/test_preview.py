@@ -67,7 +67,7 @@ def test_preview_alpha_close_to_the_1024_path(name: str, least: float) -> None:
     """IoU of the preview alpha against the 1024 path's, same request. Measured at 640 (the default):
     astronaut 0.83 (at 640 the model leaves the helmet hollow and takes part of the flag), chelsea
     0.91; mean |Δ| 0.09 both. On the dev set the mean IoU against the 1024 path is 0.93 and the IoU
-    against the ground truth 0.867 vs 0.894 (docs/performance.md)."""
+    against the ground truth 0.867 vs 0.894 (docs/engineering/performance.md)."""
     arr = getattr(data, name)()
     big = np.asarray(Image.fromarray(arr).resize((arr.shape[1] * 2, arr.shape[0] * 2), Image.Resampling.BICUBIC))
     jpeg = encode(big, "JPEG", quality=90)
@@ -82,7 +82,7 @@ def test_preview_alpha_close_to_the_1024_path(name: str, least: float) -> None:
 
 def test_preview_output_skips_the_band_matting(monkeypatch: pytest.MonkeyPatch) -> None:
     """balanced previews (≤ 0.25 MP) are refined without the band matting (issue 6: cheaper previews;
-    dev-set cost in docs/quality.md); a full-size output of the same photo still solves the band."""
+    dev-set cost in docs/engineering/quality.md); a full-size output of the same photo still solves the band."""
     from openbg_emulator.pipeline import matting
 
     calls: list[tuple[int, ...]] = []

@@ -1,4 +1,4 @@
-"""Every ```python block of the README's "Using the client" section, run against the
+"""Every ```python block of the manual's "The client" section (docs/index.md), run against the
 live emulator in a scratch folder holding ``photo.jpg`` and ``photos/*.jpg``."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-DOC = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = DOC.read_text(encoding="utf-8").split("\n## Using the client\n", 1)[1].split("\n## ", 1)[0]
+DOC = Path(__file__).resolve().parents[2] / "docs" / "index.md"
+SECTION = DOC.read_text(encoding="utf-8").split("\n## The client\n", 1)[1].split("\n## ", 1)[0]
 BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.DOTALL)
 
 

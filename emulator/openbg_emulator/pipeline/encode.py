@@ -3,7 +3,7 @@
 * ``auto``: PNG when any pixel is not fully opaque, else JPG (WebP is never chosen, §13).
 * ``png``: RGBA (or L for a matte), lossless, written by OpenCV's libpng with the ``UP`` filter and
   run-length deflate (``PNG_PARAMS``): ~3× less CPU than Pillow at level 2 and ~15 % smaller files on
-  photos (docs/performance.md); RGB under fully transparent pixels is zeroed, which makes files
+  photos (docs/engineering/performance.md); RGB under fully transparent pixels is zeroed, which makes files
   smaller and changes nothing visible.
 * ``jpg``: no alpha. A transparent result is flattened on **white** (what remove.bg returns for
   ``format=jpg`` without a background).
@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 PNG_COMPRESS_LEVEL = 1
-# Photo-like RGBA at 10 MP (CPU s / MB): Pillow level 2 0.55 / 8.5; these 0.19 / 7.2 (bench, docs/performance.md).
+# Photo-like RGBA at 10 MP (CPU s / MB): Pillow level 2 0.55 / 8.5; these 0.19 / 7.2 (bench, docs/engineering/performance.md).
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL,
               cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV ≥ 4.11

@@ -16,7 +16,7 @@ so that no halo of the old background remains.
 All functions are deterministic and do not touch global state.
 
 Dev-set figures (``openbg eval``, 72 images, IoU / edge MAE; the tuned settings held out by 5-fold
-cross-validation, docs/quality.md): raw 0.872 / 0.091; fast 0.895 / 0.075; balanced 0.903 / 0.072,
+cross-validation, docs/engineering/quality.md): raw 0.872 / 0.091; fast 0.895 / 0.075; balanced 0.903 / 0.072,
 no image more than 0.02 IoU below raw; best 0.900 / 0.080. balanced = padded framing, split check
 (a stretched pass, which wins where the passes disagree: :func:`fuse_with_raw`), guided upsampling,
 band matting at 400 px (narrow trimap), contrast ×2, and :func:`keep_sure` (the refinement never
@@ -127,7 +127,7 @@ _SPLIT_MIN = 0.002  # ... and at least this fraction of the frame
 #: fusion of the padded passes with the stretched (raw) pass: where they differ by more than this,
 #: the stretched pass — the raw model's own framing — is kept instead of their mean (issue 18: a mean of
 #: 1 and 0 is a half-transparent ghost of whatever one framing took in, and halves a part only one
-#: framing kept). Chosen by 5-fold cross-validation on the dev set (docs/quality.md); 1 = plain mean.
+#: framing kept). Chosen by 5-fold cross-validation on the dev set (docs/engineering/quality.md); 1 = plain mean.
 _FUSE_DELTA = 0.75
 #: best: where its padded passes disagree by more than _FUSE_DELTA over at least _SPLIT_MIN of the
 #: frame, the stretched pass is run and kept there
@@ -370,7 +370,7 @@ _MAT_WORK = {"fast": 0, "balanced": 400, "best": 400}
 #: engine already gives them a 640 model input) take this working resolution instead. balanced: no
 #: band matting — on a preview the band is 1–3 output pixels wide and the 640 model alpha is
 #: already the matte's resolution; skipping it brings a preview's refinement from ~0.2 s to ~0.02 s
-#: (see docs/quality.md for the dev-set cost at preview size). best keeps its band.
+#: (see docs/engineering/quality.md for the dev-set cost at preview size). best keeps its band.
 PREVIEW_PIXELS = 250_000
 _MAT_WORK_PREVIEW = {"fast": 0, "balanced": 0, "best": 400}
 #: trimap per quality (lo, hi, erode): alpha outside (lo, hi) is certain, and certain regions are
@@ -511,7 +511,7 @@ def _refine_band(rgb: U8, alpha: F32, quality: Quality, pool: Executor | None = 
 #: the refined matte keeps the model's sure values: where the model's alpha (bilinear at full size) is
 #: ≥ 1 − this, the refined alpha is not lower; where ≤ this, not higher (issue 18: refinement must not
 #: remove what the model was sure of nor add what it was sure was background). 0 = off. Chosen by 5-fold
-#: cross-validation on the dev set (docs/quality.md).
+#: cross-validation on the dev set (docs/engineering/quality.md).
 _SURE = {"fast": 0.0, "balanced": 0.1, "best": 0.1}
 
 

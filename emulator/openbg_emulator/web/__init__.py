@@ -31,8 +31,9 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
 #: the user manual, linked from /docs: served as text from a source checkout (not in a wheel)
 MANUAL = {"README.md": "README.md", "web.md": "docs/web.md", "emulator.md": "docs/emulator.md",
-          "reliability.md": "docs/reliability.md", "performance.md": "docs/performance.md",
-          "quality.md": "docs/quality.md", "ARCHITECTURE.md": "docs/ARCHITECTURE.md"}
+          "reliability.md": "docs/reliability.md", "performance.md": "docs/engineering/performance.md",
+          "quality.md": "docs/engineering/quality.md", "ARCHITECTURE.md": "docs/ARCHITECTURE.md",
+          "index.md": "docs/index.md", "deploy.md": "docs/deploy.md"}
 REPO = Path(__file__).resolve().parents[3]
 
 
