@@ -97,7 +97,7 @@ def _session_options(threads: int | None) -> object:
         so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Intra-op threads sleep instead of spinning between parallel sections: the other engine workers
-    # decode, refine and encode on the same cores while a run is in progress (docs/performance.md).
+    # decode, refine and encode on the same cores while a run is in progress (docs/engineering/performance.md).
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # No CPU memory arena: the arena keeps ~0.75 GB of activations after each run; without it the
     # process returns to ~0.5 GB between requests. On the derived fp32 model the arena saves only
