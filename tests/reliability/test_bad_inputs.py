@@ -7,7 +7,7 @@ answered 200 and charged exactly once, exactly what ``X-Credits-Charged`` says.
 
 The URL cases run against a server with the guard ON (``guarded_server``) using loopback spellings only, so a
 broken guard could at worst reach this machine; private / link-local / public addresses are decided with fakes
-in ``test_urlguard.py``.
+in ``tests/emulator/test_urlfetch_guard.py``.
 """
 
 from __future__ import annotations
