@@ -305,7 +305,8 @@ def sheet(directory: Path, output: Path, height: int, limit: int | None, quality
 
     With --shadows: the photo, then the engine's output for each shadow_type (none, drop, 3D, car,
     auto) over a light grey bg_color; the auto column names the X-Type (level 2) that chose it.
-    DIRECTORY may also be a single image.
+    DIRECTORY may also be a single image; a folder stands for the images directly in it, as
+    `openbg remove` reads one (.jpg .jpeg .jfif .png .webp; not its subfolders).
     """
     import numpy as np
     from PIL import Image

@@ -89,7 +89,12 @@ def url_stem(url: str) -> str:
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[Path | str]:
-    """Files, folders (their images, not recursive), globs (``**`` recursive) and http(s) URLs → sources."""
+    """Files, folders, globs and http(s) URLs → sources: the one input planner of both CLIs.
+
+    A folder gives the files directly in it with an image suffix (:data:`IMAGE_SUFFIXES`, ``.jfif`` too,
+    any case), not its subfolders: outputs are named by stem in one folder, so a recursive walk would only
+    make ``x-1.png`` of same-named files in different folders. A glob recurses where it says ``**``.
+    """
     found: list[Path | str] = []
     for item in inputs:
         path = Path(item)
@@ -522,6 +527,10 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
            reprocess_existing: bool, watch: bool, parallel: int, retries: int, timeout: float,
            quiet: bool, verbose: bool, **opts: Any) -> None:
     """Remove the background of INPUT... (files, folders, globs, http(s) URLs) into OUTPUT.
+
+    A folder stands for the images directly in it: .jpg .jpeg .jfif .png .webp (any case), not those in
+    its subfolders; for those, quote a recursive glob: 'photos/**/*.jpg'. Each output is named after its
+    input (x.jpg -> OUTPUT/x.png; a second x -> x-1.png). The emulator's own commands read inputs alike.
 
     Stops at the first error that every further request would get too (a wrong key, no credits).
     """
