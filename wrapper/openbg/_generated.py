@@ -19,6 +19,9 @@ Gaps of the generated code, and how they are bridged with what it offers:
   request's timeouts are capped by the time left and the response body is cut with
   ``httpx.ReadTimeout`` once the deadline passes. (The async client uses
   ``asyncio.timeout`` instead.)
+* Responses: what the generated parser made of the body (``Response.parsed``: ``Account``,
+  ``ImproveResult``, ``Error``) travels in :class:`RawResponse` and is what the wrapper reads; the raw
+  status, headers and bytes travel with it (results are binary, and headers carry the metadata).
 * Multipart booleans: the generated ``to_multipart`` writes ``str(value)``; the wrapper
   fills the model with the strings ``"true"``/``"false"`` (what remove.bg's own clients
   send) instead of Python booleans (which would go out as ``True``/``False``).

@@ -1,10 +1,11 @@
 """The clients: :class:`RemoveBg` (sync) and :class:`AsyncRemoveBg` (asyncio).
 
 Both are thin, typed layers over the generated client ``removebg_api``: they
-build the generated request models, call the generated ``sync_detailed`` /
-``asyncio_detailed`` functions, and turn the generated ``Response`` into a
-:class:`~openbg.results.Result`, an :class:`~openbg.results.Account` or a
-:class:`~openbg.errors.RemoveBgError`, retrying as :class:`~openbg.RetryPolicy` says.
+build the generated request models from one :class:`~openbg.RemovalOptions`, call
+the generated ``sync_detailed`` / ``asyncio_detailed`` functions, and turn the
+generated ``Response`` (its ``parsed`` model) into a :class:`~openbg.results.Result`,
+an :class:`~openbg.results.Account` or a :class:`~openbg.errors.RemoveBgError`,
+retrying as :class:`~openbg.RetryPolicy` says.
 """
 
 from __future__ import annotations
