@@ -24,23 +24,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import click
 
+from . import options as _types
 from ._retry import RetryEvent
-from .client import (
-    DEFAULT_BASE_URL,
-    AsyncRemoveBg,
-    Channels,
-    Format,
-    Quality,
-    RemovalOptions,
-    RemoveBg,
-    ShadowOpacity,
-    ShadowType,
-    Size,
-    SubjectType,
-    TypeLevel,
-    check_key_matches_server,
-)
+from .client import DEFAULT_BASE_URL, AsyncRemoveBg, RemoveBg, check_key_matches_server
 from .errors import AuthenticationError, PaymentRequiredError, RemoveBgError
+from .options import Format, RemovalOptions
 from .zipcompose import zip2png as _zip2png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".webp")
@@ -195,14 +183,14 @@ def _write_atomic(target: Path, data: bytes) -> None:
 # openbg remove
 
 # The choices come from the client's types, which come from openapi.yaml: a regenerated spec updates them.
-FORMATS = list(get_args(Format))
-SIZES = list(get_args(Size))
-TYPES = list(get_args(SubjectType))
-TYPE_LEVELS = list(get_args(TypeLevel))
-CHANNELS = list(get_args(Channels))
-QUALITIES = list(get_args(Quality))
-SHADOWS = list(get_args(ShadowType))
-OPACITY_WORDS = [word for arg in get_args(ShadowOpacity) for word in get_args(arg)]  # "auto"
+FORMATS = list(get_args(_types.Format))
+SIZES = list(get_args(_types.Size))
+TYPES = list(get_args(_types.SubjectType))
+TYPE_LEVELS = list(get_args(_types.TypeLevel))
+CHANNELS = list(get_args(_types.Channels))
+QUALITIES = list(get_args(_types.Quality))
+SHADOWS = list(get_args(_types.ShadowType))
+OPACITY_WORDS = [word for arg in get_args(_types.ShadowOpacity) for word in get_args(arg)]  # "auto"
 
 
 def _one_of(value: str, choices: Sequence[str], what: str) -> str:

@@ -97,6 +97,13 @@ def _transport_error(exc: httpx.TransportError) -> RemoveBgError:
     return RemoveBgConnectionError("Connection failed", f"{type(exc).__name__}: {exc}")
 
 
+def _as_error(exc: httpx.TransportError | RemoveBgError) -> RemoveBgError:
+    """A failed attempt as a :class:`RemoveBgError`; a URL the client cannot speak to is raised as it is."""
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        raise exc
+    return exc if isinstance(exc, RemoveBgError) else _transport_error(exc)
+
+
 def _check(resp: gen.RawResponse) -> gen.RawResponse:
     """Return a 2xx response; raise the matching :class:`RemoveBgError` otherwise."""
     if 200 <= resp.status_code < 300:
@@ -140,10 +147,16 @@ class _Base:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _before_retry(self, what: str, error: RemoveBgError, retry: int, delay: float) -> None:
+    def _retry_delay(self, what: str, error: RemoveBgError, retry: int, policy: RetryPolicy, start: float) -> float:
+        """How long to wait before retry ``retry + 1`` of a call that failed with ``error`` (logged and
+        reported to ``on_retry``); raises ``error`` when the policy gives up."""
+        delay = policy.delay_for(error, retry, time.monotonic() - start)
+        if delay is None:
+            raise error
         log_retry(what, error, retry, delay)
         if self.on_retry is not None:
             self.on_retry(RetryEvent(what, error, retry + 1, delay))
+        return delay
 
     @staticmethod
     def _removebg_request(image: ImageInput, options: RemovalOptions) -> tuple[Source, Source | None, dict[str, str]]:
@@ -221,17 +234,9 @@ class RemoveBg(_Base):
         while True:
             try:
                 return _check(send())
-            except httpx.UnsupportedProtocol:
-                raise
-            except httpx.TransportError as exc:
-                error = _transport_error(exc)
-            except RemoveBgError as exc:
-                error = exc
-            delay = policy.delay_for(error, retry, time.monotonic() - start)
-            if delay is None:
-                raise error
-            self._before_retry(what, error, retry, delay)
-            time.sleep(delay)
+            except (httpx.TransportError, RemoveBgError) as exc:
+                error = _as_error(exc)
+            time.sleep(self._retry_delay(what, error, retry, policy, start))
             retry += 1
 
     @keywords_of(RemovalOptions)
@@ -302,17 +307,9 @@ class AsyncRemoveBg(_Base):
                 raise RemoveBgTimeoutError(
                     "Request timed out", f"total time budget of {policy.total_timeout} s exceeded"
                 ) from None
-            except httpx.UnsupportedProtocol:
-                raise
-            except httpx.TransportError as exc:
-                error = _transport_error(exc)
-            except RemoveBgError as exc:
-                error = exc
-            delay = policy.delay_for(error, retry, time.monotonic() - start)
-            if delay is None:
-                raise error
-            self._before_retry(what, error, retry, delay)
-            await asyncio.sleep(delay)
+            except (httpx.TransportError, RemoveBgError) as exc:
+                error = _as_error(exc)
+            await asyncio.sleep(self._retry_delay(what, error, retry, policy, start))
             retry += 1
 
     @keywords_of(RemovalOptions)
