@@ -399,11 +399,11 @@ def remove_local(
     """Run the engine in-process on files, folders, globs or ``-`` (stdin → stdout).
 
     ``options`` are the wrapper's :class:`openbg.RemovalOptions` (remove.bg's defaults when omitted;
-    ``bg_image`` may be bytes, a path or a URL). One file (or ``-``) writes ``output``, a file name
-    (a name without suffix is a folder, see below), or stdout for ``-``; it raises the failure. Several
-    inputs (or a folder, or a glob) are planned as ``openbg remove`` plans them (``openbg.cli.plan_jobs``:
-    ``output`` is a folder, each result ``<stem>.<format>``, ``auto`` → ``.png``); existing outputs are
-    skipped unless ``reprocess_existing``, and ``[(input, message)]`` lists the failures.
+    ``bg_image`` may be bytes, a path or a URL). Inputs and outputs are planned as ``openbg remove`` plans
+    them (``openbg.cli.expand_inputs`` and ``plan_jobs``): ``output`` is a file for one input when it has an
+    image suffix (``-``: stdout), else a folder receiving ``<stem>.<format>`` (``auto`` → ``.png``); a folder
+    input gives the images directly in it. One file (or ``-``, stdin) raises its failure; otherwise existing
+    outputs are skipped unless ``reprocess_existing``, and ``[(input, message)]`` lists the failures.
     """
     from openbg.cli import plan_jobs
 

@@ -32,7 +32,9 @@ from .options import Format, RemovalOptions
 from .zipcompose import zip2png as _zip2png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".webp")
-OUTPUT_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".zip": "zip"}
+OUTPUT_SUFFIXES: dict[str, Format] = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".zip": "zip"}
+#: The format asked for a requested one (``auto`` → PNG: a file's suffix must say what it holds).
+_JOB_FORMATS: dict[str, Format] = {"auto": "png", "png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,13 +53,13 @@ class Job:
 
     source: Path | str
     target: Path
-    format: str  # what to ask for: png (via ZIP), jpg, webp, zip
+    format: Format  # what to ask for: png (via ZIP), jpg, webp, zip
 
     def options(self, options: RemovalOptions, *, remote: bool) -> RemovalOptions:
         """``options`` for this job: its format; over HTTP a PNG is fetched as a ZIP and composed here
         (smaller and faster, and not capped at 10 MP), unless only the matte is asked for."""
         as_zip = remote and self.format == "png" and options.channels != "alpha"
-        return dataclasses.replace(options, format=cast(Format, self.format), prefer_zip=as_zip)
+        return dataclasses.replace(options, format=self.format, prefer_zip=as_zip)
 
     @property
     def name(self) -> str:
@@ -118,7 +120,7 @@ def plan_jobs(sources: Sequence[Path | str], output: Path, fmt: str) -> list[Job
         return [Job(sources[0], output, want)]
     if output.exists() and not output.is_dir():
         raise click.UsageError(f"{output} is a file; with several inputs -o must be a folder")
-    ext = {"auto": "png", "png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}[fmt]
+    ext = _JOB_FORMATS[fmt]
     jobs: list[Job] = []
     used: set[str] = set()
     for src in sources:
