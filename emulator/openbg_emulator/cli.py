@@ -12,19 +12,17 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from openbg.options import RemovalOptions
 
 from .errors import ApiError
 
 if TYPE_CHECKING:
     from .engine import Engine
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".jfif"}
-_EXT = {"png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
 
 
 @functools.cache
@@ -325,12 +323,13 @@ def sheet(directory: Path, output: Path, height: int, limit: int | None, quality
 
     With --shadows: the photo, then the engine's output for each shadow_type (none, drop, 3D, car,
     auto) over a light grey bg_color; the auto column names the X-Type (level 2) that chose it.
-    DIRECTORY may also be a single image.
+    DIRECTORY may also be a single image; a folder stands for the images directly in it, as
+    `openbg remove` reads one (.jpg .jpeg .jfif .png .webp; not its subfolders).
     """
     import numpy as np
     from PIL import Image
 
-    files = _expand([str(directory)])
+    files = _expand(str(directory))
     if limit is not None:
         files = files[:limit]
     if not files:
@@ -357,48 +356,30 @@ def sheet(directory: Path, output: Path, height: int, limit: int | None, quality
 
 
 # --------------------------------------------------------------------------- remove --local
-def _expand(items: Iterable[str]) -> list[Path]:
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
-        elif p.is_file():
-            out.append(p)
-        elif glob.has_magic(item):
-            out.extend(sorted(Path(m) for m in glob.glob(item, recursive=True)
-                              if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            raise FileNotFoundError(f"no such file or folder: {item}")
-    seen: dict[Path, None] = {}
-    for p in out:
-        seen.setdefault(p, None)
-    return list(seen)
+# One job planner and one parameter list for both CLIs: inputs are expanded and named by the wrapper's
+# ``openbg.cli.expand_inputs`` / ``plan_jobs``, and the options are the wrapper's ``RemovalOptions``.
+def _expand(item: str) -> list[Path]:
+    """The image files ``item`` (a file, a folder, a glob) stands for, as ``openbg remove`` reads it."""
+    from openbg.cli import expand_inputs
+
+    try:
+        return [p for p in expand_inputs([item]) if isinstance(p, Path)]
+    except click.UsageError as e:
+        raise FileNotFoundError(e.message) from None
 
 
-def _fields(options_fields: Mapping[str, Any] | None, extra: Mapping[str, Any]) -> dict[str, object]:
-    """Merge field maps into the request-field shape parse_options takes (strings, bytes, dicts)."""
-    merged: dict[str, Any] = dict(options_fields or {})
-    merged.update(extra)
-    out: dict[str, object] = {}
-    for k, v in merged.items():
-        if v is None:
-            continue
-        key = k.replace("-", "_")
-        if key == "bg_image":
-            if isinstance(v, (bytes, bytearray)):
-                out["bg_image_file"] = bytes(v)
-            elif isinstance(v, Path) or (isinstance(v, str) and not v.startswith(("http://", "https://"))):
-                out["bg_image_file"] = Path(v).read_bytes()
-            else:
-                out["bg_image_url"] = str(v)
-            continue
-        if isinstance(v, bool):
-            out[key] = "true" if v else "false"
-        elif isinstance(v, (int, float)):
-            out[key] = str(v)
-        else:
-            out[key] = v
+def _fields(options: RemovalOptions) -> dict[str, object]:
+    """``options`` as the request fields ``parse_options`` takes: its text fields (``to_fields``) and the
+    background image as ``bg_image_file`` bytes or a ``bg_image_url``."""
+    from openbg._inputs import prepare_bg_image
+
+    out: dict[str, object] = dict(options.to_fields())
+    if options.bg_image is not None:
+        bg = prepare_bg_image(options.bg_image)
+        if bg.data is not None:
+            out["bg_image_file"] = bg.data
+        elif bg.url is not None:
+            out["bg_image_url"] = bg.url
     return out
 
 
@@ -417,13 +398,6 @@ def _process(data: bytes, fields: dict[str, object]) -> Any:
     return _engine().remove(data, opts, bg_image=bg)
 
 
-def _target_for(src: Path, output: Path, fmt: str, many: bool) -> Path:
-    if not many and output.suffix.lower().lstrip(".") in ("png", "jpg", "jpeg", "webp", "zip") and not output.is_dir():
-        return output
-    ext = _EXT.get(fmt, "png")
-    return output / f"{src.stem}.{ext}"
-
-
 def _write(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")
@@ -434,64 +408,64 @@ def _write(target: Path, content: bytes) -> None:
 def remove_local(
     inputs: str | Path | Iterable[str | Path],
     output: str | Path,
-    options_fields: Mapping[str, Any] | None = None,
+    options: RemovalOptions | None = None,
     reprocess_existing: bool = False,
     *,
     quiet: bool = False,
-    **fields: Any,
 ) -> list[tuple[str, str]]:
     """Run the engine in-process on files, folders, globs or ``-`` (stdin → stdout).
 
-    ``options_fields`` (and any extra keyword) are remove.bg request fields (``size``, ``format``,
-    ``bg_color``, ``crop``…; ``bg_image`` may be bytes, a path or a URL). One input with ``output``
-    a file name writes that file; otherwise ``output`` is a folder and each result is
-    ``<stem>.<format>`` (``auto`` → ``.png``). Existing outputs are skipped unless
-    ``reprocess_existing``. Returns ``[(input, message)]`` for the failures.
-
-    Called with one path (``remove_local(path, target, format=...)``), it raises the failure instead.
+    ``options`` are the wrapper's :class:`openbg.RemovalOptions` (remove.bg's defaults when omitted;
+    ``bg_image`` may be bytes, a path or a URL). Inputs and outputs are planned as ``openbg remove`` plans
+    them (``openbg.cli.expand_inputs`` and ``plan_jobs``): ``output`` is a file for one input when it has an
+    image suffix (``-``: stdout), else a folder receiving ``<stem>.<format>`` (``auto`` → ``.png``); a folder
+    input gives the images directly in it. One file (or ``-``, stdin) raises its failure; otherwise existing
+    outputs are skipped unless ``reprocess_existing``, and ``[(input, message)]`` lists the failures.
     """
-    flds = _fields(options_fields, fields)
-    fmt = str(flds.get("format", "auto")).lower()
-    if isinstance(inputs, (str, Path)) and not (isinstance(inputs, str) and glob.has_magic(inputs)) \
-            and not Path(inputs).is_dir():
-        # single job: raise on failure
+    from openbg.cli import plan_jobs
+
+    options = options if options is not None else RemovalOptions()
+    if isinstance(inputs, (str, Path)) and not glob.has_magic(str(inputs)) and not Path(inputs).is_dir():
+        # one file (or stdin): raise on failure
         src = str(inputs)
+        if str(output) != "-":
+            job = plan_jobs([Path(src)], Path(output), options.format)[0]
+            output, options = job.target, job.options(options, remote=False)
         data = sys.stdin.buffer.read() if src == "-" else Path(src).read_bytes()
-        res = _process(data, flds)
+        res = _process(data, _fields(options))
         if str(output) == "-":
             sys.stdout.buffer.write(res.content)
             sys.stdout.buffer.flush()
         else:
-            out = Path(output)
-            target = out if out.suffix else _target_for(Path(src), out, res.format if fmt == "auto" else fmt, False)
-            _write(target, res.content)
+            _write(Path(output), res.content)
         return []
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     failures: list[tuple[str, str]] = []
     files: list[Path] = []
     for it in items:
         try:
-            files.extend(_expand([str(it)]))
+            files.extend(_expand(str(it)))
         except FileNotFoundError as e:
             failures.append((str(it), str(e)))
-    out = Path(output)
-    many = len(files) > 1 or out.is_dir() or not out.suffix
+    if not files:
+        return failures
+    jobs = plan_jobs(list(dict.fromkeys(files)), Path(output), options.format)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=quiet or len(files) < 2 or not sys.stderr.isatty()) as prog:
-        task = prog.add_task("removing backgrounds", total=len(files))
-        for src in files:
-            target = _target_for(src, out, fmt, many)
+                  disable=quiet or len(jobs) < 2 or not sys.stderr.isatty()) as prog:
+        task = prog.add_task("removing backgrounds", total=len(jobs))
+        for job in jobs:
             try:
-                if target.exists() and not reprocess_existing:
+                if job.target.exists() and not reprocess_existing:
                     continue
-                res = _process(src.read_bytes(), flds)
-                _write(target, res.content)
+                assert isinstance(job.source, Path)
+                res = _process(job.source.read_bytes(), _fields(job.options(options, remote=False)))
+                _write(job.target, res.content)
             except ApiError as e:
-                failures.append((str(src), f"{e.code}: {e.detail or e.title}"))
+                failures.append((str(job.source), f"{e.code}: {e.detail or e.title}"))
             except (OSError, ValueError) as e:
-                failures.append((str(src), str(e)))
+                failures.append((str(job.source), str(e)))
             finally:
                 prog.advance(task)
     return failures
@@ -503,10 +477,18 @@ def remove_local(
 @click.option("--field", "field_", multiple=True, help="NAME=VALUE request field (repeatable).")
 @click.option("--reprocess-existing", is_flag=True)
 def remove_local_command(inputs: tuple[str, ...], output: str, field_: tuple[str, ...], reprocess_existing: bool) -> None:
-    """Hidden test command: the engine on files without the wrapper."""
+    """Hidden test command: the engine on files without the wrapper (``--field format=...`` sets the
+    format, every other field is sent as it is)."""
+    from removebg_api.models.format_ import check_format
+
     fields = dict(f.split("=", 1) for f in field_)
+    try:
+        fmt = check_format(fields.pop("format", "auto"))
+    except TypeError as e:
+        raise click.BadParameter(str(e), param_hint="--field format") from None
+    options = RemovalOptions(format=fmt, extra_fields=fields or None)
     t = time.perf_counter()
-    failures = remove_local(list(inputs) if len(inputs) > 1 or inputs[0] != "-" else "-", output, fields,
+    failures = remove_local(list(inputs) if len(inputs) > 1 or inputs[0] != "-" else "-", output, options,
                             reprocess_existing)
     for src, msg in failures:
         click.echo(f"FAILED {src}: {msg}", err=True)

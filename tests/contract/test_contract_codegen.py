@@ -281,40 +281,69 @@ def test_async_account_and_improve() -> None:
     asyncio.run(run())
 
 
+USER_PROGRAM = """\
+import asyncio
+
+from openbg import AsyncRemoveBg, RemovalOptions, RemoveBg, Size
+
+tier: Size = "8k"
+options = RemovalOptions(size="8k", format="png")
+with RemoveBg("k", "http://127.0.0.1:9/v1.0") as client:
+    client.remove_background("a.jpg", size="8k")
+    client.remove_background_with("a.jpg", options)
+
+
+async def main() -> None:
+    async with AsyncRemoveBg("k", "http://127.0.0.1:9/v1.0") as client:
+        await client.remove_background("a.jpg", size="8k", prefer_zip=True)
+
+
+asyncio.run(main())
+"""
+
+
 def test_a_spec_change_flows_into_the_wrapper(tmp_path: Path) -> None:
-    """The card's second use: edit openapi.yaml, regenerate, and the wrapper (its types, mypy, the CLI's
-    choices) takes the new value with no hand edit. A scratch copy of the repository's spec, codegen and
-    wrapper gets one more ``size`` value; a user's program using it type-checks against that copy and not
-    against the committed client, and ``openbg remove --size`` lists it."""
+    """Spec-driven regeneration: openapi.yaml, copied to a scratch folder, gets one more ``size`` value and is
+    regenerated there as ``codegen.sh`` does (the pinned openapi-python-client, codegen.yaml). The committed
+    wrapper, not edited and not copied, then accepts the value: a user's program using it passes
+    ``mypy --strict`` against the regenerated client (and fails, at exactly its lines that use it, against
+    the committed one), the request body is built with it, and ``openbg remove --size`` lists it."""
     for name in ("openapi.yaml", "codegen.sh", "codegen.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(REPO / "wrapper", tmp_path / "wrapper", ignore=shutil.ignore_patterns("__pycache__"))
     spec = (tmp_path / "openapi.yaml").read_text()
     old = "      enum: [preview, small, regular, medium, hd, full, 4k, 50MP, auto]\n"
     assert spec.count(old) == 1
-    spec = spec.replace(old, old.replace("auto]", "auto, 8k]"))
-    (tmp_path / "openapi.yaml").write_text(spec)
+    (tmp_path / "openapi.yaml").write_text(spec.replace(old, old.replace("auto]", "auto, 8k]")))
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([str(tmp_path / "codegen.sh")], cwd=tmp_path, env=env, check=True, capture_output=True,
                    timeout=180)
-    assert '"8k"' in (tmp_path / "generated" / "removebg_api" / "models" / "size.py").read_text()
+    regenerated = tmp_path / "generated"
+    assert '"8k"' in (regenerated / "removebg_api" / "models" / "size.py").read_text()
     program = tmp_path / "user.py"
-    program.write_text('from openbg import RemoveBg\nRemoveBg("k", "http://127.0.0.1:9/v1.0")'
-                       '.remove_background("a.jpg", size="8k")\n')
+    program.write_text(USER_PROGRAM)
+    uses = [n for n, line in enumerate(USER_PROGRAM.splitlines(), 1) if '"8k"' in line]
+    assert len(uses) == 4
 
-    def mypy(generated: Path, wrapper: Path) -> subprocess.CompletedProcess[str]:
+    def mypy(generated: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file",
              str(REPO / "pyproject.toml"), str(program)],
-            env={**env, "MYPYPATH": os.pathsep.join([str(generated), str(wrapper)])}, cwd=tmp_path,
+            env={**env, "MYPYPATH": os.pathsep.join([str(generated), str(REPO / "wrapper")])}, cwd=tmp_path,
             capture_output=True, text=True, timeout=300, check=False)
 
-    before = mypy(REPO / "generated", REPO / "wrapper")
-    assert before.returncode == 1 and "Literal['8k']" in before.stdout, before.stdout
-    after = mypy(tmp_path / "generated", tmp_path / "wrapper")
+    before = mypy(REPO / "generated")
+    flagged = sorted({int(line.split(":")[1]) for line in before.stdout.splitlines() if ": error:" in line})
+    assert before.returncode == 1 and flagged == uses and "Literal['8k']" in before.stdout, before.stdout
+    after = mypy(regenerated)
     assert after.returncode == 0, after.stdout
+    path = os.pathsep.join([str(regenerated), str(REPO / "wrapper")])
+    run = subprocess.run(
+        [sys.executable, "-c", ("from openbg import RemovalOptions\n"
+         "from openbg._generated import removebg_body\nfrom openbg._inputs import prepare_image\n"
+         "print(removebg_body(prepare_image(b'x'), None, RemovalOptions(size='8k').to_fields()).size)")],
+        env={**env, "PYTHONPATH": path}, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and run.stdout.strip() == "8k", run.stdout + run.stderr
     cli = subprocess.run(
         [sys.executable, "-c", "from openbg.cli import main; main()", "remove", "--help"],
-        env={**env, "PYTHONPATH": os.pathsep.join([str(tmp_path / "generated"), str(tmp_path / "wrapper")])},
-        capture_output=True, text=True, timeout=120, check=False)
+        env={**env, "PYTHONPATH": path}, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert cli.returncode == 0 and "8k" in cli.stdout, cli.stdout + cli.stderr

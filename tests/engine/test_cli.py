@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 from engine_images import astronaut_jpeg, encode, engine_for
+from openbg import RemovalOptions
 from openbg.cli import main
 from openbg_emulator import cli
 from PIL import Image
@@ -106,21 +107,21 @@ def test_remove_local_folder_skip_and_single(tmp_path: Path) -> None:
     (src / "b.jpg").write_bytes(astronaut_jpeg())
     (src / "bad.png").write_bytes(b"%PDF-1.4 not really a png")
     out = tmp_path / "out"
-    failures = cli.remove_local([str(src)], str(out), {"size": "preview", "format": "zip"}, False, quiet=True)
+    failures = cli.remove_local([str(src)], str(out), RemovalOptions(size="preview", format="zip"), False, quiet=True)
     assert [Path(f[0]).name for f in failures] == ["bad.png"] and "invalid_file_type" in failures[0][1]
     assert sorted(p.name for p in out.iterdir()) == ["a.zip", "b.zip"]
     (out / "a.zip").write_bytes(b"keep")
-    cli.remove_local([str(src / "*.jpg")], str(out), {"format": "zip"}, False, quiet=True)
+    cli.remove_local([str(src / "*.jpg")], str(out), RemovalOptions(format="zip"), False, quiet=True)
     assert (out / "a.zip").read_bytes() == b"keep"  # skipped
-    cli.remove_local([str(src / "*.jpg")], str(out), {"format": "zip"}, True, quiet=True)
+    cli.remove_local([str(src / "*.jpg")], str(out), RemovalOptions(format="zip"), True, quiet=True)
     assert (out / "a.zip").read_bytes() != b"keep"  # reprocessed
-    # the wrapper's per-file call: remove_local(path, target, format=..., **fields); raises on failure
+    # the wrapper's per-file call: remove_local(path, target, options); raises on failure
     target = tmp_path / "one.png"
-    cli.remove_local(src / "a.jpg", target, format="png", size="full", crop=True, bg_image=None)
+    cli.remove_local(src / "a.jpg", target, RemovalOptions(format="png", size="full", crop=True))
     im = Image.open(target)
     assert im.mode == "RGBA" and im.size[1] < 512  # cropped to the subject (it spans the full width)
     bg = encode(np.full((20, 20, 3), 7, np.uint8), "PNG")
-    cli.remove_local(src / "a.jpg", tmp_path / "two.jpg", format="jpg", bg_image=bg)
+    cli.remove_local(src / "a.jpg", tmp_path / "two.jpg", RemovalOptions(format="jpg", bg_image=bg))
     assert Image.open(tmp_path / "two.jpg").getpixel((2, 2))[0] < 20
 
 

@@ -117,6 +117,37 @@ def test_local_mode(warm_photo: bytes, tmp_path: Path) -> None:
 
 
 @pytest.mark.server_python_only
+def test_both_clis_plan_a_tree_alike(warm_photo: bytes, tmp_path: Path) -> None:
+    """One job planner: ``openbg remove --local`` and the emulator's own ``remove-local`` read the same tree
+    the same way: a folder gives the images directly in it (``.jfif`` too, any case; not its subfolders),
+    a quoted ``**`` glob recurses, and both write the same files with the same bytes."""
+    from openbg_emulator.cli import remove_local_command
+
+    tree = tmp_path / "tree"
+    (tree / "sub" / "deeper").mkdir(parents=True)
+    png = io.BytesIO()
+    Image.open(io.BytesIO(warm_photo)).save(png, "PNG")
+    files = {"a.jpg": warm_photo, "b.JFIF": warm_photo, "c.png": png.getvalue(), "notes.txt": b"not an image",
+             "sub/d.jpg": warm_photo, "sub/deeper/e.jpeg": warm_photo}
+    for name, data in files.items():
+        (tree / name).write_bytes(data)
+
+    def both(source: str, name: str) -> set[str]:
+        wrapper_out, emulator_out = tmp_path / f"{name}-wrapper", tmp_path / f"{name}-emulator"
+        r = CliRunner().invoke(main, ["remove", source, "-o", str(wrapper_out), "--local", "--size", "preview",
+                                      "--confirm-batch-over", "-1"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(remove_local_command, [source, "-o", str(emulator_out), "--field", "size=preview"])
+        assert r.exit_code == 0, r.output
+        written = {p.name: p.read_bytes() for p in wrapper_out.iterdir()}
+        assert written == {p.name: p.read_bytes() for p in emulator_out.iterdir()}
+        return set(written)
+
+    assert both(str(tree), "folder") == {"a.png", "b.png", "c.png"}
+    assert both(str(tree / "**" / "*.jp*g"), "glob") == {"a.png", "d.png", "e.png"}
+
+
+@pytest.mark.server_python_only
 def test_local_mode_stdin_to_stdout(warm_photo: bytes, tmp_path: Path) -> None:
     """`openbg remove --local - -o -`: the image on stdin, the PNG on stdout (a real subprocess)."""
     exe = Path(sys.executable).parent / "openbg"

@@ -221,3 +221,93 @@ def test_input_classification(tmp_path: Path) -> None:
         prepare_bg_image(b64)  # no base64 for backgrounds in the API
     with pytest.raises(TypeError):
         prepare_image(io.StringIO("text"))
+
+
+def test_removal_options_to_fields() -> None:
+    import dataclasses
+
+    from openbg import RemovalOptions
+
+    defaults = RemovalOptions().to_fields()
+    assert defaults == {"size": "preview", "type": "auto", "type_level": "1", "format": "auto", "channels": "rgba",
+                        "crop": "false", "semitransparency": "true"}
+    o = RemovalOptions(size="full", scale=50, add_shadow=True, shadow_type={"car": "car", "person": "3D"},
+                       shadow_opacity="auto", bg_color="fff", bg_image=b"png bytes", quality="best",
+                       prefer_zip=True, extra_fields={"crop": "true", "new_field": "x"})
+    fields = o.to_fields()
+    assert fields["format"] == "zip" and fields["scale"] == "50%" and fields["add_shadow"] == "true"
+    assert fields["shadow_type[car]"] == "car" and fields["shadow_type[person]"] == "3D"
+    assert fields["shadow_opacity"] == "auto" and fields["quality"] == "best" and fields["bg_color"] == "fff"
+    assert fields["crop"] == "true" and fields["new_field"] == "x"  # extra fields win
+    assert not any(k.startswith("bg_image") for k in fields)  # a file part, not a text field
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        o.size = "preview"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="prefer_zip"):
+        RemovalOptions(format="jpg", prefer_zip=True)
+
+
+def test_remove_background_keywords_are_the_options_fields() -> None:
+    """The keyword list is spelled once: both clients' ``remove_background`` take exactly the fields of
+    ``RemovalOptions``, with their defaults, as ``help()`` and ``inspect`` show them."""
+    import dataclasses
+    import inspect
+
+    from openbg import AsyncRemoveBg, RemovalOptions, RemoveBg
+
+    fields = {f.name: f.default for f in dataclasses.fields(RemovalOptions)}
+    for method in (RemoveBg.remove_background, AsyncRemoveBg.remove_background):
+        params = inspect.signature(method).parameters
+        assert list(params)[:2] == ["self", "image"]
+        assert {n: p.default for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY} == fields
+    assert inspect.iscoroutinefunction(AsyncRemoveBg.remove_background)
+    assert not inspect.iscoroutinefunction(RemoveBg.remove_background)
+
+
+def test_cli_builds_the_removal_options() -> None:
+    import dataclasses
+
+    import click
+    from openbg import RemovalOptions
+    from openbg.cli import removal_options, remove
+
+    def parse(*args: str) -> RemovalOptions:
+        params = dict(remove.make_context("remove", ["x.jpg", "-o", "out", *args]).params)
+        params["type"] = params.pop("type_")
+        return removal_options(params)
+
+    flags = {p.name for p in remove.params} | {"type", "format"}
+    assert {f.name for f in dataclasses.fields(RemovalOptions)} - flags == {"prefer_zip", "extra_fields"}
+    assert parse() == RemovalOptions(size="auto")
+    assert parse("--size", "4K", "--crop", "--scale", "50%", "--shadow-type", "car=CAR", "--shadow-opacity",
+                 "car=80", "--shadow-opacity", "person=auto", "--bg-image", "https://e.x/bg.jpg") == RemovalOptions(
+        size="4k", crop=True, scale="50%", shadow_type={"car": "car"}, shadow_opacity={"car": 80, "person": "auto"},
+        bg_image="https://e.x/bg.jpg")
+    assert parse("--shadow-type", "3d", "--bg-image", "bg.png").shadow_type == "3D"
+    assert parse("--bg-image", "bg.png").bg_image == Path("bg.png")
+    for flag, value in (("--shadow-type", "huge"), ("--shadow-opacity", "dark")):
+        with pytest.raises(click.BadParameter, match="is not one of") as bad:
+            parse(flag, value)
+        assert bad.value.param_hint == flag
+
+
+def test_responses_are_read_with_the_generated_models() -> None:
+    from openbg import _generated as gen
+    from openbg.client import RemoveBg
+    from removebg_api.models import Error, ImproveResult
+
+    parsed = Error.from_dict({"errors": [{"title": "Invalid size", "code": "invalid_size", "detail": "x"}]})
+    e = error_from_response(400, b"not read again", {}, parsed=parsed)
+    assert (e.code, e.title, e.detail, e.errors) == ("invalid_size", "Invalid size", "x",
+                                                      [{"title": "Invalid size", "code": "invalid_size", "detail": "x"}])
+    e = _err(404, b'{"errors": [{"title": "Not found", "code": "not_found"}]}')  # not in the spec: from_dict
+    assert e.code == "not_found" and e.title == "Not found"
+    assert _err(400, b'{"errors": [{"title": 5}]}').title == "Unable to parse response"
+    ok = ImproveResult.from_dict({"id": "fe09820b-be79-4511-8836-679583529882"})
+    assert RemoveBg._improve_id(gen.RawResponse(200, {}, b"", ok)) == "fe09820b-be79-4511-8836-679583529882"
+    with pytest.raises(RemoveBgError, match="Unable to parse response"):
+        RemoveBg._improve_id(gen.RawResponse(200, {}, b'{"id": "not-a-uuid"}', None))  # the parser refused it
+    with pytest.raises(RemoveBgError, match="Unable to parse response"):
+        RemoveBg._account(gen.RawResponse(200, {}, b"{}", None))
+    with pytest.raises(RemoveBgError, match="Unable to parse response"):
+        Account.from_json({"data": {"attributes": {"credits": {"total": "lots", "subscription": 0, "payg": 0,
+                                                               "enterprise": 0}, "api": {"free_calls": 1, "sizes": "all"}}}})

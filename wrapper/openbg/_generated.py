@@ -19,6 +19,9 @@ Gaps of the generated code, and how they are bridged with what it offers:
   request's timeouts are capped by the time left and the response body is cut with
   ``httpx.ReadTimeout`` once the deadline passes. (The async client uses
   ``asyncio.timeout`` instead.)
+* Responses: what the generated parser made of the body (``Response.parsed``: ``Account``,
+  ``ImproveResult``, ``Error``) travels in :class:`RawResponse` and is what the wrapper reads; the raw
+  status, headers and bytes travel with it (results are binary, and headers carry the metadata).
 * Multipart booleans: the generated ``to_multipart`` writes ``str(value)``; the wrapper
   fills the model with the strings ``"true"``/``"false"`` (what remove.bg's own clients
   send) instead of Python booleans (which would go out as ``True``/``False``).
@@ -38,7 +41,10 @@ from removebg_api import AuthenticatedClient
 from removebg_api.api.account import get_account
 from removebg_api.api.improve import submit_improvement
 from removebg_api.api.removebg import remove_background
+from removebg_api.models.account import Account as AccountModel
+from removebg_api.models.error import Error as ErrorModel
 from removebg_api.models.improve_multipart import ImproveMultipart
+from removebg_api.models.improve_result import ImproveResult as ImproveResultModel
 from removebg_api.models.remove_bg_multipart import RemoveBgMultipart
 from removebg_api.types import File, Response
 
@@ -97,13 +103,19 @@ class DeadlineTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+__all__ = ["AccountModel", "ErrorModel", "ImproveResultModel", "RawResponse"]
+
+
 @dataclass(frozen=True)
 class RawResponse:
-    """Status, headers and body of one HTTP response."""
+    """Status, headers and body of one HTTP response, and what the generated parser made of the body
+    (``Response.parsed``: an ``AccountModel``, ``ImproveResultModel``, ``ErrorModel``, a ``File``; ``None``
+    for a status the spec does not document, or a body the parser could not read)."""
 
     status_code: int
     headers: Mapping[str, str]
     content: bytes
+    parsed: object = None
 
 
 def _record(response: httpx.Response) -> None:
@@ -152,7 +164,7 @@ async def close_async(client: AuthenticatedClient) -> None:
 
 
 def _raw(resp: Response[Any]) -> RawResponse:
-    return RawResponse(int(resp.status_code), _lower(resp.headers), resp.content)
+    return RawResponse(int(resp.status_code), _lower(resp.headers), resp.content, resp.parsed)
 
 
 def _lower(headers: MutableMapping[str, str] | httpx.Headers) -> dict[str, str]:

@@ -9,41 +9,32 @@ emulator's engine), ``account`` and ``zip2png``; the emulator's commands
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import glob
-import importlib
-import inspect
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, get_args
+from typing import Any, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import click
 
+from . import options as _types
 from ._retry import RetryEvent
-from .client import (
-    DEFAULT_BASE_URL,
-    AsyncRemoveBg,
-    Channels,
-    Format,
-    Quality,
-    RemoveBg,
-    ShadowType,
-    Size,
-    SubjectType,
-    TypeLevel,
-    check_key_matches_server,
-)
+from .client import DEFAULT_BASE_URL, AsyncRemoveBg, RemoveBg, check_key_matches_server
 from .errors import AuthenticationError, PaymentRequiredError, RemoveBgError
+from .options import Format, RemovalOptions
 from .zipcompose import zip2png as _zip2png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".webp")
-OUTPUT_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".zip": "zip"}
+OUTPUT_SUFFIXES: dict[str, Format] = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".zip": "zip"}
+#: The format asked for a requested one (``auto`` → PNG: a file's suffix must say what it holds).
+_JOB_FORMATS: dict[str, Format] = {"auto": "png", "png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,7 +53,13 @@ class Job:
 
     source: Path | str
     target: Path
-    format: str  # what to ask for: png (via ZIP), jpg, webp, zip
+    format: Format  # what to ask for: png (via ZIP), jpg, webp, zip
+
+    def options(self, options: RemovalOptions, *, remote: bool) -> RemovalOptions:
+        """``options`` for this job: its format; over HTTP a PNG is fetched as a ZIP and composed here
+        (smaller and faster, and not capped at 10 MP), unless only the matte is asked for."""
+        as_zip = remote and self.format == "png" and options.channels != "alpha"
+        return dataclasses.replace(options, format=self.format, prefer_zip=as_zip)
 
     @property
     def name(self) -> str:
@@ -82,7 +79,12 @@ def url_stem(url: str) -> str:
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[Path | str]:
-    """Files, folders (their images, not recursive), globs (``**`` recursive) and http(s) URLs → sources."""
+    """Files, folders, globs and http(s) URLs → sources: the one input planner of both CLIs.
+
+    A folder gives the files directly in it with an image suffix (:data:`IMAGE_SUFFIXES`, ``.jfif`` too,
+    any case), not its subfolders: outputs are named by stem in one folder, so a recursive walk would only
+    make ``x-1.png`` of same-named files in different folders. A glob recurses where it says ``**``.
+    """
     found: list[Path | str] = []
     for item in inputs:
         path = Path(item)
@@ -118,7 +120,7 @@ def plan_jobs(sources: Sequence[Path | str], output: Path, fmt: str) -> list[Job
         return [Job(sources[0], output, want)]
     if output.exists() and not output.is_dir():
         raise click.UsageError(f"{output} is a file; with several inputs -o must be a folder")
-    ext = {"auto": "png", "png": "png", "jpg": "jpg", "webp": "webp", "zip": "zip"}[fmt]
+    ext = _JOB_FORMATS[fmt]
     jobs: list[Job] = []
     used: set[str] = set()
     for src in sources:
@@ -183,53 +185,62 @@ def _write_atomic(target: Path, data: bytes) -> None:
 # openbg remove
 
 # The choices come from the client's types, which come from openapi.yaml: a regenerated spec updates them.
-FORMATS = list(get_args(Format))
-SIZES = list(get_args(Size))
-TYPES = list(get_args(SubjectType))
-TYPE_LEVELS = list(get_args(TypeLevel))
-CHANNELS = list(get_args(Channels))
-QUALITIES = list(get_args(Quality))
-SHADOWS = list(get_args(ShadowType))
+FORMATS = list(get_args(_types.Format))
+SIZES = list(get_args(_types.Size))
+TYPES = list(get_args(_types.SubjectType))
+TYPE_LEVELS = list(get_args(_types.TypeLevel))
+CHANNELS = list(get_args(_types.Channels))
+QUALITIES = list(get_args(_types.Quality))
+SHADOWS = list(get_args(_types.ShadowType))
+OPACITY_WORDS = [word for arg in get_args(_types.ShadowOpacity) for word in get_args(arg)]  # "auto"
 
 
-def _parse_per_type(values: tuple[str, ...], what: str) -> str | dict[str, str] | None:
-    """``--shadow-type drop`` or repeated ``--shadow-type car=car``."""
+def _one_of(value: str, choices: Sequence[str], what: str) -> str:
+    """``value`` as spelled in ``choices`` (case-insensitive), else a usage error."""
+    for choice in choices:
+        if choice.lower() == value.strip().lower():
+            return choice
+    raise click.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=what)
+
+
+def _shadow_kind(value: str) -> str:
+    return _one_of(value, SHADOWS, "--shadow-type")
+
+
+def _opacity(value: str) -> int | str:
+    return int(value) if value.strip().isdigit() else _one_of(value, OPACITY_WORDS, "--shadow-opacity")
+
+
+def _parse_per_type(values: tuple[str, ...], what: str, convert: Callable[[str], Any]) -> Any:
+    """``--shadow-type drop`` or repeated ``--shadow-type car=car``: one value, or ``{type: value}``."""
     if not values:
         return None
     if len(values) == 1 and "=" not in values[0]:
-        return values[0]
-    out: dict[str, str] = {}
+        return convert(values[0])
+    out: dict[str, Any] = {}
     for v in values:
         kind, sep, val = v.partition("=")
         if not sep:
             raise click.BadParameter(f"use VALUE or TYPE=VALUE (repeatable), got {v!r}", param_hint=what)
-        out[kind.strip()] = val.strip()
+        out[kind.strip()] = convert(val)
     return out
 
 
-def _remote_options(opts: dict[str, Any]) -> dict[str, Any]:
-    """Command-line options → ``remove_background`` keyword arguments (without format)."""
-    kw: dict[str, Any] = {
-        "size": opts["size"], "type": opts["type"], "type_level": opts["type_level"], "roi": opts["roi"],
-        "crop": opts["crop"], "crop_margin": opts["crop_margin"], "scale": opts["scale"],
-        "position": opts["position"], "channels": opts["channels"], "add_shadow": opts["add_shadow"],
-        "semitransparency": opts["semitransparency"], "bg_color": opts["bg_color"], "quality": opts["quality"],
-    }
-    if opts.get("extra_fields"):
-        kw["extra_fields"] = opts["extra_fields"]
-    shadow_type = _parse_per_type(opts["shadow_type"], "--shadow-type")
-    if shadow_type is not None:
-        kw["shadow_type"] = shadow_type
-    shadow_opacity = _parse_per_type(opts["shadow_opacity"], "--shadow-opacity")
-    if isinstance(shadow_opacity, str):
-        kw["shadow_opacity"] = int(shadow_opacity) if shadow_opacity.isdigit() else shadow_opacity
-    elif shadow_opacity is not None:
-        kw["shadow_opacity"] = {k: int(v) if v.isdigit() else v for k, v in shadow_opacity.items()}
-    if opts["bg_image"]:
-        kw["bg_image"] = opts["bg_image"] if opts["bg_image"].startswith(("http://", "https://")) else Path(
-            opts["bg_image"]
-        )
-    return kw
+def removal_options(opts: dict[str, Any]) -> RemovalOptions:
+    """The ``remove`` command's options as the one :class:`RemovalOptions` (each job sets its format).
+
+    The options named like a field of :class:`RemovalOptions` are taken as they are (click has checked
+    the choices, which come from the same types); the repeatable per-type shadows, the background image
+    and the extra fields are converted first.
+    """
+    names = {f.name for f in dataclasses.fields(RemovalOptions)}
+    given = {k: v for k, v in opts.items() if k in names}
+    given["shadow_type"] = _parse_per_type(opts["shadow_type"], "--shadow-type", _shadow_kind)
+    given["shadow_opacity"] = _parse_per_type(opts["shadow_opacity"], "--shadow-opacity", _opacity)
+    bg = opts["bg_image"]
+    given["bg_image"] = bg if bg is None or is_url(bg) else Path(bg)
+    given["extra_fields"] = opts.get("extra_fields") or None
+    return RemovalOptions(**given)
 
 
 @dataclass
@@ -247,7 +258,7 @@ FATAL_ERRORS = (AuthenticationError, PaymentRequiredError)
 
 
 async def _run_remote(
-    jobs: list[Job], kw: dict[str, Any], *, api_key: str | None, base_url: str, parallel: int,
+    jobs: list[Job], options: RemovalOptions, *, api_key: str | None, base_url: str, parallel: int,
     retries: int, timeout: float, quiet: bool,
 ) -> Outcome:
     outcome = Outcome()
@@ -280,11 +291,7 @@ async def _run_remote(
                     progress.advance(task)
                     return
                 try:
-                    as_png = job.format == "png" and kw["channels"] != "alpha"
-                    result = await client.remove_background(
-                        job.source, format="png" if job.format == "png" else job.format,  # type: ignore[arg-type]
-                        prefer_zip=as_png, **kw,
-                    )
+                    result = await client.remove_background_with(job.source, job.options(options, remote=True))
                     await asyncio.to_thread(_write_atomic, job.target, result.content)
                     outcome.done += 1
                 except FATAL_ERRORS as exc:
@@ -321,35 +328,23 @@ def _progress(quiet: bool) -> Any:
     )
 
 
-def _local_engine(opts: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The emulator's ``remove_local`` and the keyword arguments it accepts from ``opts``."""
+def _remove_local() -> Callable[..., object]:
+    """The emulator's local runner, ``openbg_emulator.cli.remove_local``."""
     try:
-        engine_cli = importlib.import_module("openbg_emulator.cli")
+        from openbg_emulator.cli import remove_local
     except ImportError as exc:
-        raise click.ClickException(
-            f"--local needs the emulator: pip install 'openbg[emulator]' ({exc})"
-        ) from exc
-    remove_local = getattr(engine_cli, "remove_local", None)
-    if not callable(remove_local):
-        raise click.ClickException("--local: this openbg_emulator has no remove_local()")
-    kw = _remote_options(opts)
-    if isinstance(kw.get("bg_image"), Path):
-        kw["bg_image"] = kw["bg_image"].read_bytes()
-    params = inspect.signature(remove_local).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    return remove_local, {k: v for k, v in kw.items() if takes_any or k in params}
+        raise click.ClickException(f"--local needs the emulator: pip install 'openbg[emulator]' ({exc})") from exc
+    return remove_local
 
 
-def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> Outcome:
-    remove_local, call = _local_engine(opts)
+def _run_local(jobs: list[Job], options: RemovalOptions, *, quiet: bool) -> Outcome:
+    remove_local = _remove_local()
     outcome = Outcome()
     with _progress(quiet or len(jobs) < 2) as progress:
         task = progress.add_task("removing backgrounds", total=len(jobs))
         for job in jobs:
             try:
-                out = remove_local(job.source, job.target, format=job.format, **call)
-                if isinstance(out, (bytes, bytearray)):
-                    _write_atomic(job.target, bytes(out))
+                remove_local(job.source, job.target, job.options(options, remote=False))
                 outcome.done += 1
             except Exception as exc:  # noqa: BLE001 — the engine's ApiError and I/O errors are reported per file
                 outcome.failures.append((job, str(exc)))
@@ -358,11 +353,11 @@ def _run_local(jobs: list[Job], opts: dict[str, Any], *, quiet: bool) -> Outcome
     return outcome
 
 
-def _run_local_stdio(output: Path, fmt: str, opts: dict[str, Any]) -> None:
+def _run_local_stdio(output: Path, fmt: Format, options: RemovalOptions) -> None:
     """``openbg remove --local - -o OUT``: the image from stdin; ``-o -`` writes the result to stdout."""
-    remove_local, call = _local_engine(opts)
+    remove_local = _remove_local()
     try:
-        remove_local("-", "-" if str(output) == "-" else output, format=fmt, **call)
+        remove_local("-", "-" if str(output) == "-" else output, dataclasses.replace(options, format=fmt))
     except Exception as exc:  # noqa: BLE001 — one line naming the failure, exit 1
         click.echo(f"FAILED -: {exc}", err=True)
         sys.exit(1)
@@ -381,7 +376,7 @@ def _check_client(api_key: str, base_url: str) -> None:
 class Runner:
     """How the jobs of one ``openbg remove`` run are carried out (over HTTP or with the local engine)."""
 
-    opts: dict[str, Any]
+    options: RemovalOptions
     local: bool
     api_key: str | None
     base_url: str
@@ -392,10 +387,9 @@ class Runner:
 
     def run(self, jobs: list[Job]) -> Outcome:
         if self.local:
-            return _run_local(jobs, self.opts, quiet=self.quiet)
-        kw = _remote_options(self.opts)
+            return _run_local(jobs, self.options, quiet=self.quiet)
         return asyncio.run(_run_remote(
-            jobs, kw, api_key=self.api_key, base_url=self.base_url, parallel=self.parallel,
+            jobs, self.options, api_key=self.api_key, base_url=self.base_url, parallel=self.parallel,
             retries=self.retries, timeout=self.timeout, quiet=self.quiet,
         ))
 
@@ -524,6 +518,10 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
            quiet: bool, verbose: bool, **opts: Any) -> None:
     """Remove the background of INPUT... (files, folders, globs, http(s) URLs) into OUTPUT.
 
+    A folder stands for the images directly in it: .jpg .jpeg .jfif .png .webp (any case), not those in
+    its subfolders; for those, quote a recursive glob: 'photos/**/*.jpg'. Each output is named after its
+    input (x.jpg -> OUTPUT/x.png; a second x -> x-1.png). The emulator's own commands read inputs alike.
+
     Stops at the first error that every further request would get too (a wrong key, no credits).
     """
     if verbose:
@@ -533,21 +531,22 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
         logging.getLogger("openbg").setLevel(logging.DEBUG)
     opts["type"] = type_
     opts["extra_fields"] = parse_extra_options(extra_api_options)
+    options = removal_options(opts)
     if "-" in inputs:
         if not local or len(inputs) != 1:
             raise click.UsageError("'-' (stdin) is one input on its own, with --local")
-        _run_local_stdio(output, fmt, opts)
+        _run_local_stdio(output, cast(Format, fmt), options)
         return
     if local and any(is_url(i) for i in inputs):
         raise click.UsageError("URL inputs are downloaded by the API's server: drop --local, or download first")
-    if local and opts["extra_fields"]:
+    if local and options.extra_fields:
         raise click.UsageError("--extra-api-options is sent to an API: it does not apply with --local")
     if not local and not api_key:
         raise click.UsageError("no API key: pass --api-key or set REMOVE_BG_API_KEY")
     if not local:
         assert api_key is not None  # checked above
         _check_client(api_key, base_url)
-    runner = Runner(opts, local, api_key, base_url, parallel, retries, timeout,
+    runner = Runner(options, local, api_key, base_url, parallel, retries, timeout,
                     quiet or not sys.stderr.isatty())
     if watch:
         _watch([Path(i) for i in inputs], output, fmt, runner, reprocess_existing)
@@ -563,8 +562,8 @@ def remove(inputs: tuple[str, ...], output: Path, local: bool, api_key: str | No
         click.echo(f"0 done, {skipped} skipped, 0 failed", err=True)
         return
     if 0 <= confirm_batch_over < len(todo):
-        credits = estimate_credits(todo, opts["size"]) if not local else 0.0
-        cost = f", up to {credits:g} credits (size={opts['size']}; free calls may pay for previews)" if not local else ""
+        credits = estimate_credits(todo, options.size) if not local else 0.0
+        cost = f", up to {credits:g} credits (size={options.size}; free calls may pay for previews)" if not local else ""
         click.confirm(f"Process {len(todo)} images{cost}?", abort=True, err=True)
     outcome = runner.run(todo)
     if not _report(outcome, skipped):

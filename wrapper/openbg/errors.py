@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+from removebg_api.models.error import Error as ErrorModel
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
@@ -179,27 +181,36 @@ def _class_for(status: int, code: str | None) -> type[RemoveBgError]:
     return UnexpectedStatusError
 
 
-def error_from_response(status: int, content: bytes, headers: Mapping[str, str]) -> RemoveBgError:
+def _error_model(parsed: object, content: bytes) -> ErrorModel | None:
+    """The body as the generated ``Error`` model: the generated parser's (``Response.parsed``), else the
+    generated ``Error.from_dict`` over the JSON body (a status the spec does not list); ``None`` when the
+    body is not that shape."""
+    if isinstance(parsed, ErrorModel):
+        return parsed
+    try:
+        return ErrorModel.from_dict(json.loads(content.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def error_from_response(
+    status: int, content: bytes, headers: Mapping[str, str], *, parsed: object = None
+) -> RemoveBgError:
     """Build the matching :class:`RemoveBgError` subclass from a non-2xx response.
 
-    Bodies that are not the documented JSON shape (an HTML proxy page, garbage,
-    an empty body) give the title ``"Unable to parse response"`` (as the official
-    Ruby SDK does) with the start of the body as ``detail``.
+    The body is read with the generated ``Error`` model (``parsed``: what the generated client's
+    parser made of it, if anything). Bodies that are not the documented JSON shape (an HTML proxy page,
+    garbage, an empty body) give the title ``"Unable to parse response"`` (as the official Ruby SDK does)
+    with the start of the body as ``detail``.
     """
     lower = {k.lower(): v for k, v in headers.items()}
-    errors: list[dict[str, Any]] = []
-    try:
-        body = json.loads(content.decode("utf-8"))
-        raw = body.get("errors") if isinstance(body, dict) else None
-        if isinstance(raw, list):
-            errors = [e for e in raw if isinstance(e, dict)]
-    except (UnicodeDecodeError, ValueError):
-        pass
-    if errors and isinstance(errors[0].get("title"), str):
-        first = errors[0]
-        code = first.get("code") if isinstance(first.get("code"), str) else None
-        title: str = first["title"]
-        detail = first.get("detail") if isinstance(first.get("detail"), str) else None
+    model = _error_model(parsed, content)
+    first = model.errors[0] if model is not None and model.errors else None
+    errors: list[dict[str, Any]] = [e.to_dict() for e in model.errors] if model is not None else []
+    if first is not None and isinstance(first.title, str):
+        code = first.code if isinstance(first.code, str) else None
+        title: str = first.title
+        detail = first.detail if isinstance(first.detail, str) else None
     else:
         code = None
         title = UNPARSABLE_TITLE

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from removebg_api.models.account import Account as AccountModel
 
-from .errors import RemoveBgError
+from .errors import UNPARSABLE_TITLE, RemoveBgError
 from .zipcompose import is_zip, zip2png, zip_to_pil
 
 __all__ = ["Account", "Credits", "Foreground", "RateLimit", "Result", "sniff_content_type"]
@@ -247,21 +248,25 @@ class Account:
     sizes: str
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> Account:
-        """Parse ``{"data": {"attributes": {"credits": {...}, "api": {...}}}}``."""
+    def from_model(cls, model: AccountModel) -> Account:
+        """From the generated client's ``Account`` model (what its ``get_account`` parser returns)."""
+        c = model.data.attributes.credits_
+        api = model.data.attributes.api
         try:
-            attrs = body["data"]["attributes"]
-            c = attrs["credits"]
-            api = attrs["api"]
             return cls(
-                credits=Credits(
-                    total=float(c["total"]),
-                    subscription=float(c.get("subscription", 0)),
-                    payg=float(c.get("payg", 0)),
-                    enterprise=float(c.get("enterprise", 0)),
-                ),
-                free_calls=int(api["free_calls"]),
-                sizes=str(api.get("sizes", "all")),
+                credits=Credits(total=float(c.total), subscription=float(c.subscription), payg=float(c.payg),
+                                enterprise=float(c.enterprise)),
+                free_calls=int(api.free_calls),
+                sizes=str(api.sizes),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RemoveBgError(200, None, "Unable to parse response", f"account: {exc!r}") from exc
+        except (TypeError, ValueError) as exc:  # the generated model does not check value types
+            raise RemoveBgError(200, None, UNPARSABLE_TITLE, f"account: {exc!r}") from exc
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Account:
+        """Parse ``{"data": {"attributes": {"credits": {...}, "api": {...}}}}`` with the generated model."""
+        try:
+            model = AccountModel.from_dict(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RemoveBgError(200, None, UNPARSABLE_TITLE, f"account: {exc!r}") from exc
+        return cls.from_model(model)
