@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).parent))
-from openbg_emulator import engine, evaluation, extra_models, models  # noqa: E402
-from quality_cv import cached_predict, raw_matte  # noqa: E402
+from openbg_emulator import engine, evaluation, extra_models, models
+from quality_cv import cached_predict, raw_matte
 
 
 def u8(a: np.ndarray) -> np.ndarray:
