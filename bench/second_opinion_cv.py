@@ -27,7 +27,7 @@ from quality_kfold import folds, objective, table, worst
 
 
 class Img:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, alias: dict[str, str] | None = None) -> None:
         d = np.load(path)
         self.name = path.stem
         self.category = str(d["category"])
@@ -37,9 +37,11 @@ class Img:
         self.valid = (gt != BAND_VALUE) if kind == "binary_band" else np.ones(gt.shape, bool)
         self.gb = self.g > 0.5
         self.edge = edge_region(self.gb) & self.valid
-        self.maps = {k: d[k].astype(np.float32) / 255.0 for k in ("raw", "balanced", "u2net", "u2netp", "modnet")
-                     if k in d}
-        self.t = {k[2:]: float(d[k]) for k in d.files if k.startswith("t_")}
+        alias = alias or {}
+        self.maps = {k: d[alias.get(k, k)].astype(np.float32) / 255.0
+                     for k in ("raw", "balanced", "u2net", "u2netp", "modnet") if alias.get(k, k) in d}
+        self.t = {k[2:]: float(d["t_" + alias.get(k[2:], k[2:])]) for k in d.files if k.startswith("t_")
+                  and "t_" + alias.get(k[2:], k[2:]) in d}
         self.type: str | None = None
 
     def score(self, p: np.ndarray) -> dict:
@@ -55,6 +57,11 @@ class Img:
 Rule = Callable[[Img], np.ndarray]
 
 
+def gfx(im: Img, f: Rule) -> np.ndarray:
+    """``f(im)`` on images the engine typed ``graphics``, else the balanced matte."""
+    return f(im) if im.type == "graphics" else im.maps["balanced"]
+
+
 def families() -> dict[str, dict[str, Rule]]:
     fam: dict[str, dict[str, Rule]] = {}
     for second in ("u2net", "u2netp"):
@@ -68,6 +75,28 @@ def families() -> dict[str, dict[str, Rule]]:
             f"d={d}": (lambda im, s=second, d=d: so.doubt_fallback(im.maps["balanced"], im.maps["raw"],
                                                                    im.maps[s], delta=d))
             for d in (0.3, 0.5, 0.7, 0.9)}
+        fam[f"blend-{second}"] = {
+            f"w={w}": (lambda im, s=second, w=w: im.maps["balanced"] + w * (im.maps[s] - im.maps["balanced"]))
+            for w in (0.15, 0.3, 0.5)}
+        # graphics (by X-Type) only: U²-Net is better than IS-Net there in full (dev 0.971 / 0.977 vs 0.958)
+        fam[f"gfx-median3-{second}"] = {"on": lambda im, s=second: gfx(im, lambda im: so.median3(
+            im.maps["balanced"], im.maps["raw"], im.maps[s]))}
+        fam[f"gfx-vote-{second}"] = {
+            f"area={a}": (lambda im, s=second, a=a: gfx(im, lambda im: so.vote_fallback(
+                im.maps["balanced"], im.maps["raw"], im.maps[s], min_area=a))) for a in (0.0, 0.002, 0.01)}
+        fam[f"gfx-blend-{second}"] = {
+            f"w={w}": (lambda im, s=second, w=w: gfx(im, lambda im: im.maps["balanced"]
+                                                     + w * (im.maps[s] - im.maps["balanced"])))
+            for w in (0.15, 0.3, 0.5, 1.0)}
+    for second in ("u2net", "u2netp", "both"):
+        get = (lambda im: np.maximum(im.maps["u2net"], im.maps["u2netp"])) if second == "both" else \
+            (lambda im, s=second: im.maps[s])
+        for gate in ("", "gfx-"):
+            fam[f"{gate}veto-{second}"] = {
+                f"sure={t},area={a}": (lambda im, get=get, t=t, a=a, gate=gate: so.veto(
+                    im.maps["balanced"], get(im), sure=t, min_area=a)
+                    if not gate or im.type == "graphics" else im.maps["balanced"])
+                for t in (0.05, 0.1, 0.2) for a in (0.0005, 0.002, 0.005, 0.01)}
     fam["modnet-hair"] = {
         f"w={w},r={r}": (lambda im, w=w, r=r: so.modnet_band(im.maps["balanced"], im.maps["modnet"], weight=w, radius=r)
                          if im.type == "person" else im.maps["balanced"])
@@ -86,8 +115,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--only-family", default="")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--alias", default="", help="NAME=KEY,…: score NAME's rules on the dump's KEY map (u2netp=u2netp_ov)")
     a = ap.parse_args()
-    imgs = [Img(p) for p in sorted(a.dump.glob("*.npz"))]
+    alias = dict(kv.split("=", 1) for kv in a.alias.split(",") if kv)
+    imgs = [Img(p, alias) for p in sorted(a.dump.glob("*.npz"))]
     if a.types:
         t = {r["name"]: r.get("type") for r in json.loads(a.types.read_text())["remove-balanced"]}
         for im in imgs:

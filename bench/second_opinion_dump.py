@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qcv/model"))
     ap.add_argument("--only", default="")
     ap.add_argument("--models", default="u2net,u2netp,modnet")
+    ap.add_argument("--suffix", default="", help="store each model's map as MODEL+SUFFIX (e.g. _ort with OPENBG_RUNTIME=onnxruntime)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     a.cache.mkdir(parents=True, exist_ok=True)
@@ -62,12 +63,12 @@ def main() -> None:
                                                foreground=False)[0])
             have["t_balanced"] = np.array(time.perf_counter() - t0)
         for m in names:
-            if m in have:
+            if m + a.suffix in have:
                 continue
             t0 = time.perf_counter()
             y = extra_models.modnet_alpha(rgb) if m == "modnet" else extra_models.u2net_alpha(rgb, m)
-            have["t_" + m] = np.array(time.perf_counter() - t0)
-            have[m] = u8(y)
+            have["t_" + m + a.suffix] = np.array(time.perf_counter() - t0)
+            have[m + a.suffix] = u8(y)
         have["category"] = np.array(r.category)
         have["gt_kind"] = np.array(r.gt_kind)
         np.savez_compressed(p, **have)

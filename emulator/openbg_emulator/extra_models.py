@@ -217,13 +217,24 @@ def session(name: str, settings: Settings | None = None) -> Any:
             if not is_installed(name, s):
                 raise ModelError(f"{name} is not installed in {s.models_dir}: run `make models-extra` "
                                  "(python -m openbg_emulator.extra_models fetch)")
-            import onnxruntime as ort  # type: ignore[import-untyped]
-
-            so = ort.SessionOptions()
-            so.log_severity_level = 3
-            so.inter_op_num_threads = 1
-            sess = _sessions[p] = ort.InferenceSession(str(p), sess_options=so, providers=["CPUExecutionProvider"])
+            sess = _sessions[p] = _open(p, s)
         return sess
+
+
+def _open(p: Path, s: Settings) -> Any:
+    """The runtime and precision the segmenter uses (:func:`runtime.choose`): OpenVINO bf16 where the
+    CPU has it, else ONNX Runtime."""
+    from . import runtime
+
+    choice = runtime.choose(s)
+    if choice.runtime == "openvino":
+        return runtime.OpenVinoSession(p, choice.precision, threads=None, streams=1, cache_dir=choice.cache_dir)
+    import onnxruntime as ort  # type: ignore[import-untyped]
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(str(p), sess_options=so, providers=["CPUExecutionProvider"])
 
 
 def _resize(a: np.ndarray, size: tuple[int, int], interpolation: int | None = None) -> np.ndarray:

@@ -57,3 +57,16 @@ def modnet_band(b: np.ndarray, m: np.ndarray, *, weight: float = 0.5, radius: in
     sel = band.astype(bool)
     out[sel] = b[sel] + np.float32(weight) * (m[sel] - b[sel])
     return out
+
+
+def veto(b: np.ndarray, u: np.ndarray, *, sure: float = 0.1, min_area: float = 0.002) -> np.ndarray:
+    """``b`` lowered to ``u`` in connected regions (of at least ``min_area`` × the image's pixels) where
+    ``b`` keeps a pixel (> 0.5) that the second opinion is sure is background (``u < sure``)."""
+    cand = (b > 0.5) & (u < sure)
+    if not cand.any():
+        return b
+    _, lab, stats, _ = cv2.connectedComponentsWithStats(cand.astype(np.uint8), connectivity=8)
+    big = stats[:, cv2.CC_STAT_AREA] >= min_area * b.size
+    big[0] = False
+    sel = big[lab]
+    return np.where(sel, np.minimum(b, u), b)
