@@ -63,6 +63,7 @@ browser:
 
 models: install
 	$(BIN)/openbg models fetch
+	$(BIN)/python -m openbg_emulator.extra_models fetch u2netp
 
 serve: install models web-assets
 	$(BIN)/openbg serve --host $(HOST) --port $(PORT)

@@ -31,6 +31,7 @@ from .pipeline import decode as _decode
 from .pipeline import encode as _encode
 from .pipeline import layout as _layout
 from .pipeline import refine as _refine
+from .pipeline import second_opinion as _second
 from .pipeline import segment as _segment
 from .pipeline import shadow as _shadow
 from .settings import Settings
@@ -357,6 +358,22 @@ def _model_mask(
     return mask, fut.result, hit
 
 
+def _second_opinion(rgb: np.ndarray, alpha: np.ndarray, options: Options | None,
+                    get_cls: Callable[[], str | None], s: Settings) -> np.ndarray:
+    """OPENBG_SECOND_OPINION (issue 18): :func:`pipeline.second_opinion.graphics_veto` with U²-Net-small
+    on a graphics subject (the request's type hint, else the classifier's class)."""
+    if not s.second_opinion:
+        return alpha
+    from . import extra_models
+
+    second = extra_models.second_opinion(s)
+    if second is None:
+        return alpha
+    hint = options.type if options is not None and options.type != "auto" else None
+    return _second.graphics_veto(rgb, alpha, lambda: _HINT_CLASS.get(hint, "other") if hint else get_cls() or "other",
+                                 second)
+
+
 def _alpha_side(alpha: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bytes]:
     """(subject box or None when there is no subject, alpha.png) of a plain ZIP's alpha."""
     if not _layout.has_foreground(alpha):
@@ -420,6 +437,7 @@ def matte(
     work = _resize(img, (w, h))
     rgb = _composite_white(work)
     alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
+    alpha = _second_opinion(rgb, alpha, None, lambda: _classify(*_classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)), s)
     if work.mode == "RGBA":
         alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
     return alpha, fg
@@ -454,7 +472,7 @@ def remove(
     # the shadow needs the class only when it differs by type (shadow_type=auto, per-type maps)
     shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
                                             for k in options.shadow.kinds}) > 1
-    need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
+    need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type or s.second_opinion)
     # At full output size the model input and the working image are one composite: make it once.
     full_rgb = _composite_white(img) if roi is None and img.size == (w, h) else None
     mask, get_cls, hit = _model_mask(data, img, roi, info, q, s, use_cache=use_cache, want_class=need_class,
@@ -481,6 +499,7 @@ def remove(
     if plain_zip:
         assert pool is not None
         alpha, _ = _refine.refine(rgb, mask, q, foreground=False, pool=pool)
+        alpha = _second_opinion(rgb, alpha, options, get_cls, s)
         alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
         fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
         del rgb
@@ -488,6 +507,7 @@ def remove(
         return _plain_zip_result(fg, subject, alpha_png, get_cls, options, info, w, h, hit)
     if roi is None:
         alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
+        alpha = _second_opinion(rgb, alpha, options, get_cls, s)
     else:
         x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
         a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -38,6 +39,8 @@ import numpy as np
 
 from .models import ModelError, _disk_error, verified_hash
 from .settings import Settings
+
+log = logging.getLogger("openbg_emulator.extra_models")
 
 
 @dataclass(frozen=True)
@@ -251,12 +254,13 @@ def u2net_alpha(rgb: np.ndarray, name: str = "u2net", settings: Settings | None 
     import cv2
 
     sess = session(name, settings)
-    x = _resize(rgb, (320, 320)).astype(np.float32)
-    x /= max(float(x.max()), 1e-6)
-    x = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
-    y = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(x.transpose(2, 0, 1)[None])})[0][0, 0]
-    lo, hi = float(y.min()), float(y.max())
-    y = (y - lo) / max(hi - lo, 1e-6)
+    x0 = _resize(rgb, (320, 320)).astype(np.float32)
+    x0 /= max(float(x0.max()), 1e-6)
+    x = (x0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    y0 = np.asarray(sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(x.transpose(2, 0, 1)[None])})[0],
+                    np.float32)[0, 0]
+    lo, hi = float(y0.min()), float(y0.max())
+    y = (y0 - lo) / max(hi - lo, 1e-6)
     h, w = rgb.shape[:2]
     return np.clip(_resize(y.astype(np.float32), (w, h), cv2.INTER_LINEAR), 0, 1)
 
@@ -286,6 +290,23 @@ def modnet_alpha(rgb: np.ndarray, settings: Settings | None = None) -> np.ndarra
     x = (x - 127.5) / 127.5
     y = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(x.transpose(2, 0, 1)[None])})[0][0, 0]
     return np.clip(_resize(y.astype(np.float32), (w, h), cv2.INTER_LINEAR), 0, 1)
+
+
+_missing_logged: set[Path] = set()
+
+
+def second_opinion(settings: Settings, name: str = "u2netp") -> Callable[[np.ndarray], np.ndarray] | None:
+    """The engine's second opinion (``OPENBG_SECOND_OPINION``): ``rgb -> alpha`` of ``name``, or None
+    when it is not installed (said once in the log, with the command that installs it)."""
+    p = model_path(name, settings)
+    if not is_installed(name, settings):
+        if p not in _missing_logged:
+            _missing_logged.add(p)
+            log.warning("OPENBG_SECOND_OPINION is on but %s is not installed in %s: run `make models` "
+                        "(python -m openbg_emulator.extra_models fetch %s); running without it",
+                        name, settings.models_dir, name)
+        return None
+    return lambda rgb: u2net_alpha(rgb, name, settings)
 
 
 # --------------------------------------------------------------------------- command line

@@ -10,14 +10,29 @@ from :mod:`openbg_emulator.extra_models`). All arrays are float32 in [0, 1] of o
   ``min_area`` of the image are left alone).
 * :func:`doubt_fallback` — pixels where the second opinion differs from the refined matte by more
   than ``delta`` and the raw model is closer to it fall back to the raw value.
+* :func:`veto` — regions the matte keeps that the second opinion is sure are background are lowered
+  to it; :func:`graphics_veto` is the engine's step (``OPENBG_SECOND_OPINION``): the veto with
+  U²-Net-small, on graphics subjects only.
 * :func:`modnet_band` — in the matte's soft band (dilated by ``radius`` px), move toward MODNet's
   alpha by ``weight`` (portrait hair).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
+
+#: :func:`graphics_veto`'s thresholds, chosen by stratified 5-fold cross-validation on the dev set
+#: (bench/second_opinion_cv.py; issue 18): a second-opinion alpha below VETO_SURE counts as sure
+#: background, and a region must cover VETO_MIN_AREA of the image
+VETO_SURE = 0.05
+VETO_MIN_AREA = 0.0005
+#: the subject classes (X-Type level 2) the veto runs on. U²-Net drops whole subjects of other kinds
+#: (a banana, a dog, a person on dev), so ungated it loses more than it gains; on graphics it removes
+#: texture (brick joints) that IS-Net pulls in.
+VETO_CLASSES = frozenset({"graphics"})
 
 
 def median3(b: np.ndarray, r: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -49,12 +64,12 @@ def doubt_fallback(b: np.ndarray, r: np.ndarray, u: np.ndarray, *, delta: float 
 
 def modnet_band(b: np.ndarray, m: np.ndarray, *, weight: float = 0.5, radius: int = 8) -> np.ndarray:
     """``b`` moved toward ``m`` by ``weight`` within its soft band (0.02 < b < 0.98) dilated by ``radius`` px."""
-    band = ((b > 0.02) & (b < 0.98)).astype(np.uint8)
+    soft: np.ndarray = ((b > 0.02) & (b < 0.98)).astype(np.uint8)
     if radius > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        band = cv2.dilate(band, k)
+        soft = cv2.dilate(soft, k)
     out = b.copy()
-    sel = band.astype(bool)
+    sel = soft.astype(bool)
     out[sel] = b[sel] + np.float32(weight) * (m[sel] - b[sel])
     return out
 
@@ -70,3 +85,13 @@ def veto(b: np.ndarray, u: np.ndarray, *, sure: float = 0.1, min_area: float = 0
     big[0] = False
     sel = big[lab]
     return np.where(sel, np.minimum(b, u), b)
+
+
+def graphics_veto(rgb: np.ndarray, alpha: np.ndarray, cls: Callable[[], str],
+                  second: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The engine's step: when the subject's class (``cls()``, asked only here) is in VETO_CLASSES,
+    :func:`veto` ``alpha`` with ``second(rgb)`` (an alpha of ``rgb``'s size); else ``alpha`` unchanged."""
+    if cls() not in VETO_CLASSES:
+        return alpha
+    u = np.asarray(second(rgb), np.float32)
+    return np.asarray(veto(alpha, u, sure=VETO_SURE, min_area=VETO_MIN_AREA), np.float32)
