@@ -91,6 +91,12 @@ def families() -> dict[str, dict[str, Rule]]:
     for second in ("u2net", "u2netp", "both"):
         get = (lambda im: np.maximum(im.maps["u2net"], im.maps["u2netp"])) if second == "both" else \
             (lambda im, s=second: im.maps[s])
+        for m in (1, 2, 3):
+            fam[f"gfx-vetom-{second}-margin{m}"] = {
+                f"sure={t},area={a}": (lambda im, get=get, t=t, a=a, m=m: gfx(im, lambda im: so.veto(
+                    im.maps["balanced"], get(im), sure=t, min_area=a,
+                    margin=math.ceil(m * max(im.g.shape) / 320))))
+                for t in (0.05, 0.2) for a in (0.0005, 0.002)}
         for gate in ("", "gfx-"):
             fam[f"{gate}veto-{second}"] = {
                 f"sure={t},area={a}": (lambda im, get=get, t=t, a=a, gate=gate: so.veto(
