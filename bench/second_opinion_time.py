@@ -1,10 +1,11 @@
-"""Time of the second-opinion models against the balanced pipeline, side by side in one process.
+"""Time of OPENBG_SECOND_OPINION: engine.remove with the step on and off, side by side in one process.
 
-    flock /tmp/openbg-heavy.lock .venv/bin/python bench/second_opinion_time.py PHOTO [--repeat 5]
+    flock /tmp/openbg-heavy.lock .venv/bin/python bench/second_opinion_time.py PHOTO... [--repeat 7]
 
-Prints the median seconds of: ``engine.matte`` balanced (model + refinement, no cache), and each
-second-opinion call (:mod:`openbg_emulator.extra_models`, pre/post-processing included), after one
-warm-up call each, and the ratio of balanced + each model to balanced alone.
+For each photo: the median seconds of ``engine.remove`` (size=full, PNG, no mask cache) with the step
+off and on, run alternately after a warm-up each, for ``type_level=1`` (classification runs anyway) and
+``type_level=none`` (the step makes the engine classify), the X-Type, and the ratio on/off. Also the
+second opinion's own call (U²-Net-small, pre/post-processing included).
 """
 from __future__ import annotations
 
@@ -12,37 +13,50 @@ import argparse
 import io
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from openbg_emulator import engine, extra_models
+from openbg_emulator.options import parse_options
+from openbg_emulator.settings import Settings
 from PIL import Image
-
-
-def med(f, n: int) -> float:  # type: ignore[no-untyped-def]
-    f()
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("photo", type=Path)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("photos", type=Path, nargs="+")
+    ap.add_argument("--repeat", type=int, default=7)
     a = ap.parse_args()
-    data = a.photo.read_bytes()
-    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    print(f"{a.photo.name}: {rgb.shape[1]}x{rgb.shape[0]}")
-    base = med(lambda: engine.matte(data, quality="balanced", use_cache=False, foreground=False), a.repeat)
-    print(f"balanced (engine.matte)  {base:.3f} s")
-    for m in ("u2netp", "modnet", "u2net"):
-        t = med(lambda m=m: extra_models.modnet_alpha(rgb) if m == "modnet" else extra_models.u2net_alpha(rgb, m),
-                a.repeat)
-        print(f"{m:<24} {t:.3f} s   balanced + {m}: {(base + t) / base:.2f}x")
+    base = Settings.from_env()
+    on, off = replace(base, second_opinion=True), replace(base, second_opinion=False)
+    for photo in a.photos:
+        data = photo.read_bytes()
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        for level in ("1", "none"):
+            opts = parse_options({"image_file": data, "size": "full", "format": "png", "type_level": level})
+            runs: dict[str, list[float]] = {"off": [], "on": []}
+            typ = None
+            for s in (off, on):
+                engine.remove(data, opts, settings=s, use_cache=False)
+            for _ in range(a.repeat):
+                for name, s in (("off", off), ("on", on)):
+                    t0 = time.perf_counter()
+                    r = engine.remove(data, opts, settings=s, use_cache=False)
+                    runs[name].append(time.perf_counter() - t0)
+                    typ = r.type if level == "1" else typ
+            t_off, t_on = statistics.median(runs["off"]), statistics.median(runs["on"])
+            print(f"{photo.name[:36]:<36} {rgb.shape[1]}x{rgb.shape[0]} type_level={level:<4} X-Type {typ!s:<9} "
+                  f"off {t_off:.3f} s  on {t_on:.3f} s  on/off {t_on / t_off:.2f}", flush=True)
+        second = extra_models.second_opinion(on)
+        assert second is not None
+        second(rgb)
+        ts = []
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            second(rgb)
+            ts.append(time.perf_counter() - t0)
+        print(f"{'':<36} u2netp call {statistics.median(ts):.3f} s")
 
 
 if __name__ == "__main__":

