@@ -236,8 +236,13 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     monkeypatch.setattr(C, "classify", counting)
     img = astronaut_jpeg()
 
+    from dataclasses import replace
+
+    off = replace(engine.default_settings(), second_opinion=False)  # the second opinion needs the class (below)
+
     def run(**fields: str) -> engine.Result:
-        return engine.remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False)
+        return engine.remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False,
+                             settings=off)
 
     assert run(type_level="none", shadow_type="drop", shadow_opacity="60").type is None and calls == []
     assert run(type_level="none").type is None and calls == []
@@ -246,3 +251,6 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     run(type_level="none", shadow_type="auto")
     assert calls == ["person"] * 2  # the astronaut gets the person (3D) shadow
     assert run(type_level="2").type == "person" and len(calls) == 3
+    on = replace(off, second_opinion=True)  # OPENBG_SECOND_OPINION runs on graphics only: it asks for the class
+    assert engine.remove(img, parse_options({"image_file": img, "size": "preview", "type_level": "none"}),
+                         use_cache=False, settings=on).type is None and len(calls) == 4
