@@ -63,6 +63,8 @@ def test_graphics_veto_runs_only_on_graphics_and_asks_nothing_otherwise() -> Non
     assert so.graphics_veto(rgb, b, lambda: "person", second) is b and calls == []
     out = so.graphics_veto(rgb, b, lambda: "graphics", second)
     assert calls == ["second"] and (out[150:160] == 0).all() and (out[60:140, 100:200] == 1).all()
+    lost = np.zeros_like(u)  # a second opinion that lost the subject: vetoing would remove all of it
+    assert so.graphics_veto(rgb, b, lambda: "graphics", lambda rgb: lost) is b
 
 
 def test_median_vote_doubt_and_band_rules() -> None:
