@@ -120,3 +120,19 @@ def test_refine_upsample_and_foreground() -> None:
     assert fg[band][:, 1].mean() < rgb[band][:, 1].mean() - 20
     _alpha_f, fg_f = ref.refine(rgb, low, "fast")
     assert np.array_equal(fg_f, rgb)
+
+
+def test_compiled_rgba_and_png_passes_match_numpy() -> None:
+    rng = np.random.default_rng(3)
+    fg = rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    a = rng.random((300, 500), dtype=np.float32)
+    a[a < 0.3], a[a > 0.7] = 0, 1
+    a[0, :3] = (0.5, 127.5 / 255, 1.5)  # ties and out of range
+    out = comp.compose(fg, a)
+    assert np.array_equal(out[..., :3], fg) and np.array_equal(out[..., 3], comp.alpha_to_u8(a))
+    assert np.array_equal(comp.compose(fg[:, ::-1], a), np.dstack([fg[:, ::-1], comp.alpha_to_u8(a)]))  # a view
+    png = Image.open(io.BytesIO(enc.encode_png(out)))
+    got = np.asarray(png)
+    want = out.copy()
+    want[want[..., 3] == 0, :3] = 0
+    assert png.mode == "RGBA" and np.array_equal(got, want)
