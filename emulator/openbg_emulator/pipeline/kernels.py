@@ -56,19 +56,19 @@ def _sigs(*args: object) -> list[object]:
     return [nb.void(*(img if a is _IMG else a for a in args)) for img in (_U3, _IMG_RO)]
 
 
-@nb.njit(_sigs(_IMG, _I, _I, nb.boolean, *_IDX, *_IDX, _F3, _F2,  # guided upsampling: on, rows, columns, a, b
-               nb.boolean, *_IDX, *_IDX, _F3, _F2, _U2, nb.float32,  # band: on, rows, columns, a, b, unknown, hi
+@nb.njit(_sigs(_IMG, _I, _I, nb.boolean, *_IDX, *_IDX, _F3,  # guided upsampling: on, rows, columns, (a, b)
+               nb.boolean, *_IDX, *_IDX, _F3, _U2, nb.float32,  # band: on, rows, columns, (a, b), unknown, hi
                *_IDX, *_IDX, _F2, nb.float32, nb.float32, _F2),  # sure values: rows, columns, alpha, tau; contrast; out
          cache=True, nogil=True)
-def alpha_rows(rgb, y0, y1, guided, gy0, gy1, gwy, gx0, gx1, gwx, ga, gb,  # type: ignore[no-untyped-def]  # pragma: no cover
-               band, by0, by1, bwy, bx0, bx1, bwx, ca, cb, unk, hi,
+def alpha_rows(rgb, y0, y1, guided, gy0, gy1, gwy, gx0, gx1, gwx, ga,  # type: ignore[no-untyped-def]  # pragma: no cover
+               band, by0, by1, bwy, bx0, bx1, bwx, ca, unk, hi,
                my0, my1, mwy, mx0, mx1, mwx, mlow, tau, k, out):
     """Rows y0:y1 of the refined alpha (see :func:`openbg_emulator.pipeline.matting.refine_full`), in order:
 
-    * ``guided``: clip(a·I + b) with the guided filter's coefficients ``ga``, ``gb`` sampled bilinearly
-      (else the value already in ``out``);
+    * ``guided``: clip(a·I + b) with the guided filter's coefficients ``ga`` (h×w×4: a for R, G, B; b)
+      sampled bilinearly (else the value already in ``out``);
     * ``band``: where that is ≤ ``hi`` and the band's trimap ``unk`` (bilinear) is > 0 there, clip(a·I + b)
-      with the band's coefficients ``ca``, ``cb``;
+      with the band's coefficients ``ca`` (the same layout);
     * the contrast ×``k`` around 0.5; then, with ``tau`` > 0, the model's sure values ``mlow`` (bilinear):
       not lower where they are ≥ 1 − tau, not higher where ≤ tau.
 
@@ -85,16 +85,14 @@ def alpha_rows(rgb, y0, y1, guided, gy0, gy1, gwy, gx0, gx1, gwx, ga, gb,  # typ
             r0, r1, wy = gy0[y], gy1[y], gwy[y]
             vy = one - wy
             for j in range(ga.shape[1]):
-                for c in range(3):
+                for c in range(4):
                     ra[j, c] = vy * ga[r0, j, c] + wy * ga[r1, j, c]
-                ra[j, 3] = vy * gb[r0, j] + wy * gb[r1, j]
         if band:
             s0, s1, sy = by0[y], by1[y], bwy[y]
             vs = one - sy
             for j in range(ca.shape[1]):
-                for c in range(3):
+                for c in range(4):
                     rc[j, c] = vs * ca[s0, j, c] + sy * ca[s1, j, c]
-                rc[j, 3] = vs * cb[s0, j] + sy * cb[s1, j]
                 ru[j] = (vs > zero and unk[s0, j] != 0) or (sy > zero and unk[s1, j] != 0)
         if tau > zero:
             m0, m1, my = my0[y], my1[y], mwy[y]
@@ -130,6 +128,52 @@ def alpha_rows(rgb, y0, y1, guided, gy0, gy1, gwy, gx0, gx1, gwx, ga, gb,  # typ
                 if m <= tau:
                     o = min(o, m)
             out[y, x] = o
+
+
+@nb.njit(_sigs(_IMG, _F2, _F3), cache=True, nogil=True)
+def guided_stack(small, p, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """The 13 planes whose box means the colour guided filter needs: I (R, G, B as 0..1), p, I·p, and the
+    six products of I's channels (RR, RG, RB, GG, GB, BB)."""
+    inv = _F(1.0 / 255.0)
+    for y in range(small.shape[0]):
+        for x in range(small.shape[1]):
+            r = _F(small[y, x, 0]) * inv
+            g = _F(small[y, x, 1]) * inv
+            b = _F(small[y, x, 2]) * inv
+            q = p[y, x]
+            o = out[y, x]
+            o[0], o[1], o[2], o[3] = r, g, b, q
+            o[4], o[5], o[6] = r * q, g * q, b * q
+            o[7], o[8], o[9], o[10], o[11], o[12] = r * r, r * g, r * b, g * g, g * b, b * b
+
+
+@nb.njit([nb.void(_F3, nb.float32, _F3)], cache=True, nogil=True)
+def guided_solve(m, eps, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Per pixel, from the box means ``m`` of :func:`guided_stack`'s planes: the guided filter's linear
+    model (a for R, G, B; b) of p on I, regularised by ``eps`` (He et al.; a 3×3 covariance inverse)."""
+    for y in range(m.shape[0]):
+        for x in range(m.shape[1]):
+            v = m[y, x]
+            mr, mg, mb, mp = v[0], v[1], v[2], v[3]
+            cr, cg, cb = v[4] - mr * mp, v[5] - mg * mp, v[6] - mb * mp
+            vrr = v[7] - mr * mr + eps
+            vrg = v[8] - mr * mg
+            vrb = v[9] - mr * mb
+            vgg = v[10] - mg * mg + eps
+            vgb = v[11] - mg * mb
+            vbb = v[12] - mb * mb + eps
+            i_rr = vgg * vbb - vgb * vgb
+            i_rg = vgb * vrb - vrg * vbb
+            i_rb = vrg * vgb - vgg * vrb
+            i_gg = vrr * vbb - vrb * vrb
+            i_gb = vrb * vrg - vrr * vgb
+            i_bb = vrr * vgg - vrg * vrg
+            det = vrr * i_rr + vrg * i_rg + vrb * i_rb
+            a0 = (i_rr * cr + i_rg * cg + i_rb * cb) / det
+            a1 = (i_rg * cr + i_gg * cg + i_gb * cb) / det
+            a2 = (i_rb * cr + i_gb * cg + i_bb * cb) / det
+            o = out[y, x]
+            o[0], o[1], o[2], o[3] = a0, a1, a2, mp - (a0 * mr + a1 * mg + a2 * mb)
 
 
 @nb.njit(_sigs(_IMG, _F2, _I, _I, *_IDX, *_IDX, _U3, _U3, nb.float32, nb.float32, _U3), cache=True, nogil=True)

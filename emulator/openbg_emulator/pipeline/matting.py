@@ -534,31 +534,36 @@ def refine_full(rgb: U8, alpha_low: npt.NDArray[np.floating], quality: Quality =
     from . import kernels
 
     rgb = np.ascontiguousarray(rgb[..., :3])
-    # guided upsampling's coefficients at its working resolution (as upsample_alpha)
+    # guided upsampling's coefficients at its working resolution (as upsample_alpha; the per-pixel algebra compiled)
     s = work / max(h, w)
     ww, wh = max(1, round(w * s)), max(1, round(h * s))
     p = _resize_f(low, ww, wh)
-    img = _resize_rgb(rgb, ww, wh).astype(np.float32) * np.float32(1 / 255.0)
     foot = max(ww / low.shape[1], wh / low.shape[0])
-    ga, gb = _guided_coeffs(img, p, max(2, round(2 * foot)), _GF_EPS)
-    del img, p
+    k = 2 * max(2, round(2 * foot)) + 1
+    planes = np.empty((wh, ww, 13), np.float32)
+    kernels.guided_stack(_resize_rgb(rgb, ww, wh), p, planes)
+    means = cv2.boxFilter(planes, -1, (k, k), borderType=cv2.BORDER_REFLECT)
+    del planes, p
+    ga = np.empty((wh, ww, 4), np.float32)
+    kernels.guided_solve(means, np.float32(_GF_EPS), ga)
+    ga = np.ascontiguousarray(cv2.boxFilter(ga, -1, (k, k), borderType=cv2.BORDER_REFLECT), dtype=np.float32)
+    del means
     gy, gx = kernels.lin_index(h, wh), kernels.lin_index(w, ww)
     m_low = np.ascontiguousarray(alpha_low, dtype=np.float32)
     my, mx = kernels.lin_index(h, m_low.shape[0]), kernels.lin_index(w, m_low.shape[1])
-    ga, gb = np.ascontiguousarray(ga), np.ascontiguousarray(gb)
-    tau, k = np.float32(_SURE[quality]), np.float32(_CONTRAST[quality])
-    no_f3, no_f2, no_u2 = np.zeros((1, 1, 3), np.float32), np.zeros((1, 1), np.float32), np.zeros((1, 1), np.uint8)
+    tau, con = np.float32(_SURE[quality]), np.float32(_CONTRAST[quality])
+    no_f3, no_u2 = np.zeros((1, 1, 4), np.float32), np.zeros((1, 1), np.uint8)
     out = np.empty((h, w), np.float32)
 
     def run(guided: bool, band: tuple[object, ...] | None, tau: np.float32, k: np.float32) -> None:
-        b = band or (*gy, *gx, no_f3, no_f2, no_u2, np.float32(1))
-        kernels.rows(lambda y0, y1: kernels.alpha_rows(rgb, y0, y1, guided, *gy, *gx, ga, gb, band is not None, *b,
+        b = band or (*gy, *gx, no_f3, no_u2, np.float32(1))
+        kernels.rows(lambda y0, y1: kernels.alpha_rows(rgb, y0, y1, guided, *gy, *gx, ga, band is not None, *b,
                                                        *my, *mx, m_low, tau, k, out), h, pool)
 
     # the band (as _refine_band): its trimap from the guided alpha at full resolution, area-reduced
     mat = (_MAT_WORK_PREVIEW if h * w <= PREVIEW_PIXELS else _MAT_WORK)[quality]
     if not mat:
-        run(True, None, tau, k)
+        run(True, None, tau, con)
         return out
     run(True, None, np.float32(0), np.float32(1))  # the guided alpha alone (upsample_alpha)
     lo, hi, erode = _TRIMAP[quality]
@@ -567,12 +572,12 @@ def refine_full(rgb: U8, alpha_low: npt.NDArray[np.floating], quality: Quality =
     a_w = _resize_f(out, bw, bh)
     tri = trimap_from_alpha(a_w, erode, lo, hi)
     if not (tri == 0.5).any():
-        run(False, None, tau, k)
+        run(False, None, tau, con)
         return out
     img_w = _resize_rgb(rgb, bw, bh).astype(np.float32) * np.float32(1 / 255)
     m_w = solve_band(img_w, tri, trimap_alpha=a_w)
     ca, cb = _guided_coeffs(img_w, m_w, 1, 1e-5)
-    band = (*kernels.lin_index(h, bh), *kernels.lin_index(w, bw), np.ascontiguousarray(ca), np.ascontiguousarray(cb),
+    band = (*kernels.lin_index(h, bh), *kernels.lin_index(w, bw), np.ascontiguousarray(np.dstack([ca, cb]), np.float32),
             (tri == 0.5).astype(np.uint8), np.float32(hi))
-    run(False, band, tau, k)
+    run(False, band, tau, con)
     return out
