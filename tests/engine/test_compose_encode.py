@@ -136,3 +136,30 @@ def test_compiled_rgba_and_png_passes_match_numpy() -> None:
     want = out.copy()
     want[want[..., 3] == 0, :3] = 0
     assert png.mode == "RGBA" and np.array_equal(got, want)
+
+
+def test_png_in_two_halves_has_libpngs_pixels() -> None:
+    """A large RGBA PNG with a free helper is deflated in two halves at once: any PNG reader gets the same
+    pixels as from libpng's file (RGB zeroed under transparent pixels in both)."""
+    import zlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+
+    a, b = b"openbg" * 999, b"xyz" * 777
+    assert enc.adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
+    rng = np.random.default_rng(5)
+    h, w = 1201, enc.PARALLEL_PNG_PIXELS // 1200 + 1  # odd rows: halves of unequal height
+    px = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    px[..., 3][px[..., 3] < 90] = 0
+    px[: h // 3] //= 32  # a compressible part
+    with ThreadPoolExecutor(1) as pool:
+        halves = enc.encode(px, "png", pool=pool).content
+    libpng = enc.encode_png(px)
+    assert halves != libpng  # the other encoder ran
+    want = np.asarray(Image.open(io.BytesIO(libpng)))
+    im = Image.open(io.BytesIO(halves))
+    assert im.mode == "RGBA" and np.array_equal(np.asarray(im), want)
+    bgra = cv2.imdecode(np.frombuffer(halves, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(bgra[..., [2, 1, 0, 3]], want)
+    assert abs(len(halves) - len(libpng)) < 0.02 * len(libpng)
