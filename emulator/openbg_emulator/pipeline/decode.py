@@ -5,6 +5,7 @@
   refuses non-images and images above the megapixel limit.
 * :func:`decode` returns an 8-bit sRGB ``PIL.Image`` in mode ``RGB`` or ``RGBA``, upright.
   For JPEG it can use draft mode (DCT scaling) when a much smaller image is enough.
+* :func:`resize` brings it to the output size.
 """
 
 from __future__ import annotations
@@ -233,3 +234,20 @@ def decode(data: bytes, *, min_size: tuple[int, int] | None = None, max_megapixe
         if lo == 255:
             im = im.convert("RGB")
     return im
+
+
+#: an output of at least this many pixels is downsampled with Pillow's bilinear (triangle, antialiased) filter
+#: instead of Lanczos: 12 → 10 MP takes 0.14 s instead of 0.25 s (mean difference 0.5 of 255); smaller
+#: outputs keep Lanczos, where it costs little
+FAST_RESAMPLE_PIXELS = 4_000_000
+
+
+def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``im`` at ``size`` (w, h): Lanczos down (bilinear from :data:`FAST_RESAMPLE_PIXELS`), bicubic up."""
+    if im.size == size:
+        return im
+    down = size[0] <= im.size[0] and size[1] <= im.size[1]
+    if not down:
+        return im.resize(size, Image.Resampling.BICUBIC)
+    big = size[0] * size[1] >= FAST_RESAMPLE_PIXELS
+    return im.resize(size, Image.Resampling.BILINEAR if big else Image.Resampling.LANCZOS, reducing_gap=3.0)
