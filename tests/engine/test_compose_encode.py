@@ -129,6 +129,7 @@ def test_compiled_rgba_and_png_passes_match_numpy() -> None:
     a[a < 0.3], a[a > 0.7] = 0, 1
     a[0, :3] = (0.5, 127.5 / 255, 1.5)  # ties and out of range
     out = comp.compose(fg, a)
+    assert np.array_equal(comp.alpha_to_u8(a), np.clip(a * 255.0 + 0.5, 0, 255).astype(np.uint8))
     assert np.array_equal(out[..., :3], fg) and np.array_equal(out[..., 3], comp.alpha_to_u8(a))
     assert np.array_equal(comp.compose(fg[:, ::-1], a), np.dstack([fg[:, ::-1], comp.alpha_to_u8(a)]))  # a view
     png = Image.open(io.BytesIO(enc.encode_png(out)))

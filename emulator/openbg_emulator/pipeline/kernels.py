@@ -141,10 +141,19 @@ def guided_stack(small, p, out):  # type: ignore[no-untyped-def]  # pragma: no c
             g = _F(small[y, x, 1]) * inv
             b = _F(small[y, x, 2]) * inv
             q = p[y, x]
-            o = out[y, x]
-            o[0], o[1], o[2], o[3] = r, g, b, q
-            o[4], o[5], o[6] = r * q, g * q, b * q
-            o[7], o[8], o[9], o[10], o[11], o[12] = r * r, r * g, r * b, g * g, g * b, b * b
+            out[y, x, 0] = r
+            out[y, x, 1] = g
+            out[y, x, 2] = b
+            out[y, x, 3] = q
+            out[y, x, 4] = r * q
+            out[y, x, 5] = g * q
+            out[y, x, 6] = b * q
+            out[y, x, 7] = r * r
+            out[y, x, 8] = r * g
+            out[y, x, 9] = r * b
+            out[y, x, 10] = g * g
+            out[y, x, 11] = g * b
+            out[y, x, 12] = b * b
 
 
 @nb.njit([nb.void(_F3, nb.float32, _F3)], cache=True, nogil=True)
@@ -153,15 +162,14 @@ def guided_solve(m, eps, out):  # type: ignore[no-untyped-def]  # pragma: no cov
     model (a for R, G, B; b) of p on I, regularised by ``eps`` (He et al.; a 3×3 covariance inverse)."""
     for y in range(m.shape[0]):
         for x in range(m.shape[1]):
-            v = m[y, x]
-            mr, mg, mb, mp = v[0], v[1], v[2], v[3]
-            cr, cg, cb = v[4] - mr * mp, v[5] - mg * mp, v[6] - mb * mp
-            vrr = v[7] - mr * mr + eps
-            vrg = v[8] - mr * mg
-            vrb = v[9] - mr * mb
-            vgg = v[10] - mg * mg + eps
-            vgb = v[11] - mg * mb
-            vbb = v[12] - mb * mb + eps
+            mr, mg, mb, mp = m[y, x, 0], m[y, x, 1], m[y, x, 2], m[y, x, 3]
+            cr, cg, cb = m[y, x, 4] - mr * mp, m[y, x, 5] - mg * mp, m[y, x, 6] - mb * mp
+            vrr = m[y, x, 7] - mr * mr + eps
+            vrg = m[y, x, 8] - mr * mg
+            vrb = m[y, x, 9] - mr * mb
+            vgg = m[y, x, 10] - mg * mg + eps
+            vgb = m[y, x, 11] - mg * mb
+            vbb = m[y, x, 12] - mb * mb + eps
             i_rr = vgg * vbb - vgb * vgb
             i_rg = vgb * vrb - vrg * vbb
             i_rb = vrg * vgb - vgg * vrb
@@ -172,8 +180,10 @@ def guided_solve(m, eps, out):  # type: ignore[no-untyped-def]  # pragma: no cov
             a0 = (i_rr * cr + i_rg * cg + i_rb * cb) / det
             a1 = (i_rg * cr + i_gg * cg + i_gb * cb) / det
             a2 = (i_rb * cr + i_gb * cg + i_bb * cb) / det
-            o = out[y, x]
-            o[0], o[1], o[2], o[3] = a0, a1, a2, mp - (a0 * mr + a1 * mg + a2 * mb)
+            out[y, x, 0] = a0
+            out[y, x, 1] = a1
+            out[y, x, 2] = a2
+            out[y, x, 3] = mp - (a0 * mr + a1 * mg + a2 * mb)
 
 
 @nb.njit(_sigs(_IMG, _F2, _I, _I, *_IDX, *_IDX, _U3, _U3, nb.float32, nb.float32, _U3), cache=True, nogil=True)
@@ -184,9 +194,15 @@ def foreground_rows(rgb, alpha, y0, y1, fy0, fy1, fwy, fx0, fx1, fwx, fs, bs, lo
     is small (ill-conditioned)."""
     w = rgb.shape[1]
     one, zero, half = _F(1.0), _F(0.0), _F(0.5)
+    rf = np.empty((fs.shape[1], 3), np.float32)  # this row's blend of the two source rows (separable)
+    rb = np.empty((bs.shape[1], 3), np.float32)
     for y in range(y0, y1):
         r0, r1, wy = fy0[y], fy1[y], fwy[y]
         vy = one - wy
+        for j in range(fs.shape[1]):
+            for c in range(3):
+                rf[j, c] = vy * _F(fs[r0, j, c]) + wy * _F(fs[r1, j, c])
+                rb[j, c] = vy * _F(bs[r0, j, c]) + wy * _F(bs[r1, j, c])
         for x in range(w):
             a = alpha[y, x]
             if a >= hi:
@@ -196,19 +212,16 @@ def foreground_rows(rgb, alpha, y0, y1, fy0, fy1, fwy, fx0, fx1, fwx, fs, bs, lo
                 continue
             c0, c1, wx = fx0[x], fx1[x], fwx[x]
             vx = one - wx
-            w00, w01, w10, w11 = vy * vx, vy * wx, wy * vx, wy * wx
             if a <= lo:
                 for c in range(3):
-                    f = w00 * fs[r0, c0, c] + w01 * fs[r0, c1, c] + w10 * fs[r1, c0, c] + w11 * fs[r1, c1, c]
+                    f = vx * rf[c0, c] + wx * rf[c1, c]
                     out[y, x, c] = np.uint8(min(max(f + half, zero), _F(255.0)))
                 continue
             wgt = min(max((a - _F(0.15)) / _F(0.35), zero), one)
             den = max(a, _F(1e-3))
             for c in range(3):
-                f = w00 * fs[r0, c0, c] + w01 * fs[r0, c1, c] + w10 * fs[r1, c0, c] + w11 * fs[r1, c1, c]
-                b = w00 * bs[r0, c0, c] + w01 * bs[r0, c1, c] + w10 * bs[r1, c0, c] + w11 * bs[r1, c1, c]
-                f = _F(np.floor(f + half))  # the reduced-size estimates are uint8 images upsampled: rounded
-                b = _F(np.floor(b + half))
+                f = _F(np.floor(vx * rf[c0, c] + wx * rf[c1, c] + half))  # the reduced-size estimates are
+                b = _F(np.floor(vx * rb[c0, c] + wx * rb[c1, c] + half))  # uint8 images upsampled: rounded
                 solved = (_F(rgb[y, x, c]) - (one - a) * b) / den
                 v = wgt * solved + (one - wgt) * f
                 out[y, x, c] = np.uint8(min(max(v + half, zero), _F(255.0)))
@@ -225,6 +238,15 @@ def rgba_rows(fg, alpha, y0, y1, out):  # type: ignore[no-untyped-def]  # pragma
             out[y, x, 2] = fg[y, x, 2]
             v = alpha[y, x] * _F(255.0) + _F(0.5)
             out[y, x, 3] = np.uint8(min(max(v, _F(0.0)), _F(255.0)))
+
+
+@nb.njit([nb.void(_F2, _U2)], cache=True, nogil=True)
+def alpha_u8(alpha, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """:func:`.compose.alpha_to_u8` in one pass (the same float32 arithmetic, no temporaries)."""
+    for y in range(alpha.shape[0]):
+        for x in range(alpha.shape[1]):
+            v = alpha[y, x] * _F(255.0) + _F(0.5)
+            out[y, x] = np.uint8(min(max(v, _F(0.0)), _F(255.0)))
 
 
 @nb.njit(_sigs(_IMG, _I, _I, _U3), cache=True, nogil=True)
