@@ -165,4 +165,5 @@ def test_resize_lanczos_below_the_fast_size_bilinear_from_it() -> None:
     big = Image.fromarray(rng.integers(0, 256, (2400, 2000, 3), dtype=np.uint8))
     size = (1900, 2200)
     assert size[0] * size[1] >= dec.FAST_RESAMPLE_PIXELS
-    assert np.array_equal(np.asarray(dec.resize(big, size)), np.asarray(big.resize(size, Image.Resampling.BILINEAR)))
+    banded = np.asarray(dec.resize(big, size)).astype(int)  # by bands of rows: within one level of one resize
+    assert np.abs(banded - np.asarray(big.resize(size, Image.Resampling.BILINEAR))).max() <= 1
