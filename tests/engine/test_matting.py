@@ -419,9 +419,9 @@ def test_refine_full_is_the_three_steps_in_one(quality):
         matting._SURE[quality]))
 
 
-def test_foreground_full_size_pass_against_numpy():
-    """The compiled pass of estimate_foreground: at the solve's own size it is the numpy formula exactly;
-    above it, within one level of it on OpenCV's uint8 upsampling of the reduced estimates."""
+def test_foreground_full_size_pass_against_numpy(monkeypatch):
+    """The compiled pass of estimate_foreground is the numpy formula on OpenCV's uint8 upsampling of the
+    reduced estimates exactly; from SAMPLED_PIXELS, sampling them itself, within two levels of it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from openbg_emulator.pipeline import kernels
@@ -441,6 +441,8 @@ def test_foreground_full_size_pass_against_numpy():
         return out
 
     got = refine.estimate_foreground(rgb, alpha, 300_000)
+    monkeypatch.setattr(refine, "SAMPLED_PIXELS", 1)
+    sampled = refine.estimate_foreground(rgb, alpha, 300_000)
     from pymatting import estimate_foreground_ml
 
     sw, sh = refine._fit(1100, 700, 300_000)
@@ -448,9 +450,10 @@ def test_foreground_full_size_pass_against_numpy():
                                       cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA), return_background=True)
     u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     up = lambda x: cv2.resize(u8(x), (1100, 700), interpolation=cv2.INTER_LINEAR)
-    assert np.abs(got.astype(int) - numpy_formula(up(f_s), up(b_s))).max() <= 2
+    assert np.array_equal(got, numpy_formula(up(f_s), up(b_s)))
+    assert np.abs(sampled.astype(int) - got).max() <= 2 and not np.array_equal(sampled, got)
     with ThreadPoolExecutor(1) as pool:
-        assert np.array_equal(refine.estimate_foreground(rgb, alpha, 300_000, pool=pool), got)
+        assert np.array_equal(refine.estimate_foreground(rgb, alpha, 300_000, pool=pool), sampled)
     full = refine.estimate_foreground(rgb, alpha, 700 * 1100)  # no reduction: exactly the formula
     f_s, b_s = estimate_foreground_ml(rgb.astype(np.float32) / 255.0, alpha, return_background=True)
     assert np.array_equal(full, numpy_formula(u8(f_s), u8(b_s)))

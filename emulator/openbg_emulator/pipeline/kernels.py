@@ -297,12 +297,13 @@ def png_up_rows(rgba, y0, y1, out):  # type: ignore[no-untyped-def]  # pragma: n
 _MIN_SPLIT_ROWS = 256
 
 
-def rows(fn: Callable[[int, int], None], h: int, pool: Executor | None) -> None:
-    """``fn(y0, y1)`` over rows 0:h: with ``pool`` (a free helper), the second half there, the first here."""
-    if pool is None or h < _MIN_SPLIT_ROWS:
-        fn(0, h)
+def rows(fn: Callable[[int, int], None], n: int, pool: Executor | None, min_split: int = _MIN_SPLIT_ROWS) -> None:
+    """``fn(i0, i1)`` over rows (or strips) 0:n: with ``pool`` (a free helper) and at least ``min_split`` of
+    them, the second half there and the first here."""
+    if pool is None or n < min_split:
+        fn(0, n)
         return
-    mid = h // 2
-    other = pool.submit(fn, mid, h)
+    mid = n // 2
+    other = pool.submit(fn, mid, n)
     fn(0, mid)
     other.result()  # re-raises its error

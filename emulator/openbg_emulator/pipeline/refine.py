@@ -21,6 +21,10 @@ import numpy as np
 
 # Pixels solved by the multi-level foreground estimation, per quality.
 FOREGROUND_PIXELS = {"fast": 0, "balanced": 250_000, "best": 1_000_000}
+#: rows per strip of the full-size pass; a strip without partial pixels keeps the image's colour throughout
+STRIP_ROWS = 512
+#: outputs of at least this many pixels sample the reduced estimates in the pass (see estimate_foreground)
+SAMPLED_PIXELS = 4_000_000
 
 
 def foreground_pixels(quality: str) -> int:
@@ -41,13 +45,17 @@ def estimate_foreground(
     """Edge-colour-corrected foreground (uint8, same shape as ``rgb``).
 
     Solves foreground F and background B with pymatting's multi-level estimation on an image of at
-    most ``max_pixels``; at full size (one compiled pass, :func:`.kernels.foreground_rows`), B and F are
-    sampled bilinearly (rounded to uint8, as an upsampled uint8 image) and F solved per pixel from the
-    compositing equation I = αF + (1−α)B, blended with the upsampled F where α is small (ill-conditioned).
-    Opaque pixels keep the image's colour; transparent ones take the upsampled F.
+    most ``max_pixels``; at full size (one compiled pass, :func:`.kernels.foreground_rows`), F and B are
+    upsampled bilinearly (as uint8 images) and F solved per pixel from the compositing equation
+    I = αF + (1−α)B, blended with the upsampled F where α is small (ill-conditioned). Opaque pixels keep
+    the image's colour; transparent ones take the upsampled F, in every strip of :data:`STRIP_ROWS` rows
+    that holds a partial pixel (the others keep the image's colour).
+
+    Below :data:`SAMPLED_PIXELS` the upsampled F and B are OpenCV's (the pre-kernel numbers exactly); from
+    it the pass samples the reduced estimates itself (no two full-size images; within one level).
 
     ``pool``: an executor with a free worker (the engine's, for a request alone on the machine): half of
-    the rows are finished there. The result is identical to ``pool=None`` (tested).
+    the strips are finished there. The result is identical to ``pool=None`` (tested).
     """
     from . import kernels
 
@@ -55,7 +63,9 @@ def estimate_foreground(
     lo, hi = np.float32(1.0 / 255.0), np.float32(254.0 / 255.0)
     alpha = np.ascontiguousarray(alpha, dtype=np.float32)
     rgb = np.ascontiguousarray(rgb[..., :3])
-    if max_pixels <= 0 or not kernels.any_between(alpha, lo, hi):
+    strips = [(y0, min(h, y0 + STRIP_ROWS)) for y0 in range(0, h, STRIP_ROWS)]
+    partial = [kernels.any_between(alpha[y0:y1], lo, hi) for y0, y1 in strips] if max_pixels > 0 else []
+    if not any(partial):
         return rgb.copy()
     from pymatting import estimate_foreground_ml
 
@@ -71,10 +81,22 @@ def estimate_foreground(
     to_u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     f_s8, b_s8 = to_u8(f_s), to_u8(b_s)
     del f_s, b_s
+    if (sw, sh) != (w, h) and h * w < SAMPLED_PIXELS:
+        f_s8 = cv2.resize(f_s8, (w, h), interpolation=cv2.INTER_LINEAR)
+        b_s8 = cv2.resize(b_s8, (w, h), interpolation=cv2.INTER_LINEAR)
+        sw, sh = w, h
     fy, fx = kernels.lin_index(h, sh), kernels.lin_index(w, sw)
     out = np.empty((h, w, 3), np.uint8)
-    kernels.rows(lambda y0, y1: kernels.foreground_rows(rgb, alpha, y0, y1, *fy, *fx, f_s8, b_s8, lo, hi, out),
-                 h, pool)
+
+    def run(first: int, last: int) -> None:  # strips first:last
+        for k in range(first, last):
+            y0, y1 = strips[k]
+            if partial[k]:
+                kernels.foreground_rows(rgb, alpha, y0, y1, *fy, *fx, f_s8, b_s8, lo, hi, out)
+            else:
+                out[y0:y1] = rgb[y0:y1]
+
+    kernels.rows(run, len(strips), pool, min_split=2)
     return out
 
 
