@@ -78,8 +78,8 @@ def _png(arr: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-#: an RGBA PNG of at least this many pixels is deflated in two halves at once when the engine's helper is
-#: free (:func:`_png_rgba_halves`); smaller ones, or with no helper, by libpng through OpenCV
+#: an RGBA PNG of at least this many pixels is deflated in two halves (:func:`_png_rgba_halves`), at once when
+#: the engine's helper is free (the same bytes either way); smaller ones by libpng through OpenCV
 PARALLEL_PNG_PIXELS = 2_000_000
 _ADLER_BASE = 65521
 
@@ -101,11 +101,12 @@ def _png_chunk(kind: bytes, *parts: bytes) -> list[bytes]:
     return [struct.pack(">I", sum(len(p) for p in parts)), kind, *parts, struct.pack(">I", crc)]
 
 
-def _png_rgba_halves(pixels: np.ndarray, pool: Executor) -> bytes:
+def _png_rgba_halves(pixels: np.ndarray, pool: Executor | None) -> bytes:
     """RGBA PNG with the settings of :data:`PNG_PARAMS` (UP filter, deflate level 1, run-length) whose two
-    halves are filtered and deflated at once, here and in ``pool`` (pigz's method: the first half's raw
+    halves are filtered and deflated apart, at once with ``pool`` (pigz's method: the first half's raw
     deflate ends on a sync flush, the second's is final; one zlib stream, its Adler-32 combined). RGB is
-    0 under fully transparent pixels, as in :func:`encode_png`. The same pixels as libpng's file."""
+    0 under fully transparent pixels, as in :func:`encode_png`. The same pixels as libpng's file; the same
+    bytes with or without ``pool``."""
     from .kernels import png_up_rows
 
     px = np.ascontiguousarray(pixels)
@@ -119,9 +120,9 @@ def _png_rgba_halves(pixels: np.ndarray, pool: Executor) -> bytes:
         z = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
         return z.compress(data) + z.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH), zlib.adler32(data)
 
-    second = pool.submit(half, mid, h, True)
+    second = pool.submit(half, mid, h, True) if pool is not None else None
     first, adler1 = half(0, mid, False)
-    rest, adler2 = second.result()
+    rest, adler2 = second.result() if second is not None else half(mid, h, True)
     adler = adler32_combine(adler1, adler2, (h - mid) * (1 + 4 * w))
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)  # 8-bit RGBA, deflate, adaptive filters, no interlace
     out = [b"\x89PNG\r\n\x1a\n", *_png_chunk(b"IHDR", ihdr),
@@ -130,12 +131,12 @@ def _png_rgba_halves(pixels: np.ndarray, pool: Executor) -> bytes:
 
 
 def encode_png(pixels: np.ndarray, pool: Executor | None = None) -> bytes:
-    """``pool``: a free helper, for :func:`_png_rgba_halves` (large RGBA)."""
+    """``pool``: a free helper for :func:`_png_rgba_halves` (large RGBA; the same bytes without it)."""
     if pixels.ndim == 2:
         return _png(pixels)
     if is_opaque(pixels):
         return _png(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGBA2BGR))
-    if pool is not None and pixels.shape[0] * pixels.shape[1] >= PARALLEL_PNG_PIXELS and pixels.shape[0] >= 2:
+    if pixels.shape[0] * pixels.shape[1] >= PARALLEL_PNG_PIXELS and pixels.shape[0] >= 2:
         return _png_rgba_halves(pixels, pool)
     from .kernels import png_rows
 
