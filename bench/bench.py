@@ -6,7 +6,7 @@
     .venv/bin/python bench/bench.py --smoke         # tiny images and counts (CI: proves it runs)
 
 Timed cases run round-robin (case A, B, C, A, B, C, …) in this one process, so a ratio compares
-medians taken under the same machine load. ``engine-*`` call ``openbg_emulator.engine.remove`` with
+medians taken under the same machine load. ``engine-*`` call ``Engine.remove`` with
 the mask cache off (every run pays the model); ``http-*`` send the same image and options through
 ``openbg.RemoveBg`` to an ``openbg serve`` subprocess on 127.0.0.1 (temporary state dir, mask cache
 off, a key with plenty of credits); ``rembg-*`` call ``rembg.remove`` with a ``dis_custom`` session on
@@ -21,7 +21,9 @@ Peak RSS: every engine case runs once more in a child process of its own (``ru_m
 loaded + that one request); HTTP cases report the server's peak RSS sampled (psutil) while they ran.
 
 Test images are made here (scikit-image samples scaled up, light noise so JPEG sizes look like
-photos) in a temporary directory; ``--photos DIR`` takes real photos instead (the first ones found).
+photos) in a temporary directory; ``--photos DIR`` takes real photos instead (the first ones found), and
+``--image 12mp=FILE`` (also ``preview=``, ``50mp=``) takes that file as it is. ``--rss-child`` reports the
+runtime's own memory apart: its libraries and OpenVINO's compiled-model cache, both mapped from disk.
 """
 
 from __future__ import annotations
@@ -243,18 +245,40 @@ ENGINE_CASES: dict[str, tuple[str, dict[str, str]]] = {
     "12mp-png": ("12mp", {"size": "full", "format": "png"}),
     "12mp-webp": ("12mp", {"size": "full", "format": "webp"}),
     "50mp-zip": ("50mp", {"size": "full", "format": "zip"}),
+    "50mp-png": ("50mp", {"size": "full", "format": "png"}),
 }
 REMBG_CASES = {"preview": "preview", "12mp": "12mp"}
 
 
+_ENGINES: dict[tuple[object, ...], Any] = {}
+
+
+def bench_engine(*, serial: bool = False, runtime: tuple[str, str] | None = None, original: bool = False) -> Any:
+    """The :class:`openbg_emulator.engine.Engine` of these settings (one per kind for the whole run):
+    ``serial``: OPENBG_PARALLEL_STEPS off; ``runtime``: (OPENBG_RUNTIME, OPENBG_PRECISION) instead of the
+    environment's; ``original``: OPENBG_FAST_MODEL=0."""
+    from openbg_emulator.engine import Engine
+    from openbg_emulator.settings import Settings
+
+    key = (serial, runtime, original)
+    if key not in _ENGINES:
+        s = Settings.from_env()
+        if serial:
+            s = s.with_(parallel_steps=False)
+        if runtime is not None:
+            s = s.with_(runtime=runtime[0], precision=runtime[1])
+        if original:
+            s = s.with_(fast_model=False)
+        _ENGINES[key] = Engine(s)
+    return _ENGINES[key]
+
+
 def engine_call(data: bytes, fields: dict[str, str], *, use_cache: bool = False, serial: bool = False) -> Any:
     """``serial``: OPENBG_PARALLEL_STEPS off for this call (the steps after the model on one core)."""
-    from openbg_emulator import engine
     from openbg_emulator.options import parse_options
 
-    settings = engine.default_settings().with_(parallel_steps=False) if serial else None
-    return engine.remove(data, parse_options({"image_file": data, **fields}), use_cache=use_cache,
-                         settings=settings)
+    return bench_engine(serial=serial).remove(data, parse_options({"image_file": data, **fields}),
+                                              use_cache=use_cache)
 
 
 def bare_call(name: str, size: int | None = None, *, original: bool = False,
@@ -262,13 +286,7 @@ def bare_call(name: str, size: int | None = None, *, original: bool = False,
     """``Segmenter.predict`` at ``size`` (default: the native 1024) on the session the engine uses (the
     derived fast model), or on the original file (``original``: OPENBG_FAST_MODEL=0); ``runtime``:
     (OPENBG_RUNTIME, OPENBG_PRECISION) instead of the engine's."""
-    from openbg_emulator.models import get_segmenter
-    from openbg_emulator.settings import Settings
-
-    s = Settings.from_env()
-    if runtime is not None:
-        s = s.with_(runtime=runtime[0], precision=runtime[1])
-    seg = get_segmenter(name, s.with_(fast_model=False) if original else s)
+    seg = bench_engine(runtime=runtime, original=original).segmenter(name)
     n = size or seg.input_size[0]
     if not seg.supports(n):
         raise ValueError(f"{seg.name} does not take {n}×{n}")
@@ -308,16 +326,36 @@ def rembg_session(model_path: Path, home: Path) -> Any:
     return new_session("dis_custom", model_path=str(link))
 
 
-def rss_child(case: str, image: Path) -> None:
-    """``--rss-child``: load the model, run one engine case, print peak RSS (MB) as JSON."""
-    from openbg_emulator.models import get_segmenter
+def mapped_mb(*needles: str) -> float:
+    """RSS (MB) of this process's file mappings whose path holds one of ``needles`` (/proc/self/smaps)."""
+    total, match = 0, False
+    try:
+        for line in Path("/proc/self/smaps").read_text().splitlines():
+            head = line.split(maxsplit=5)
+            if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's header line
+                match = len(head) == 6 and any(n in head[5] for n in needles)
+            elif match and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    except OSError:
+        return 0.0
+    return total / 1024.0
 
-    get_segmenter().predict(np.zeros(get_segmenter().input_size[::-1] + (3,), np.uint8))
+
+def rss_child(case: str, image: Path) -> None:
+    """``--rss-child``: load the model, run one engine case, print peak RSS (MB) as JSON, with the
+    runtime's own share: its libraries and its compiled-model cache mapped from disk (OpenVINO)."""
+    seg = bench_engine().segmenter()
+    seg.predict(np.zeros(seg.input_size[::-1] + (3,), np.uint8))
     base = rss_mb()
     data = image.read_bytes()
     _img, fields = ENGINE_CASES[case]
     engine_call(data, fields)
-    print(json.dumps({"base_mb": base, "peak_mb": maxrss_mb(), "after_mb": rss_mb()}))
+    print(json.dumps({"base_mb": base, "peak_mb": maxrss_mb(), "after_mb": rss_mb(),
+                      "openvino_cache_mb": mapped_mb("openvino-cache"), "openvino_libs_mb": mapped_mb("/openvino/"),
+                      "onnxruntime_libs_mb": mapped_mb("/onnxruntime/")}))
+
+
+RSS_DETAIL: dict[str, dict[str, float]] = {}  # case → the child's whole report (runtime's share included)
 
 
 def measure_rss(case: str, image: Path, env: dict[str, str] | None = None) -> float | None:
@@ -326,7 +364,9 @@ def measure_rss(case: str, image: Path, env: dict[str, str] | None = None) -> fl
     if r.returncode != 0:
         print(f"  rss child {case} failed: {r.stderr[-500:]}", file=sys.stderr)
         return None
-    return float(json.loads(r.stdout.strip().splitlines()[-1])["peak_mb"])
+    rep = json.loads(r.stdout.strip().splitlines()[-1])
+    RSS_DETAIL[case + ("-" + "-".join(env.values()) if env else "")] = rep
+    return float(rep["peak_mb"])
 
 
 # --------------------------------------------------------------------------- batch / concurrency / memory
@@ -488,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-rss", action="store_true", help="skip the per-case child processes for peak RSS")
     ap.add_argument("--no-rembg", action="store_true")
     ap.add_argument("--photos", type=Path, help="take test images from real photos in this folder")
+    ap.add_argument("--image", action="append", default=[], metavar="SIZE=FILE",
+                    help="use FILE as it is for the preview, 12mp or 50mp image (repeatable; read only)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--rss-child", help=argparse.SUPPRESS)
     ap.add_argument("--rss-image", type=Path, help=argparse.SUPPRESS)
@@ -506,11 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     def want(name: str) -> bool:
         return not wanted or name in wanted
 
-    from openbg_emulator.models import get_segmenter, model_path
+    from openbg_emulator.model_store import model_path
     from openbg_emulator.settings import Settings
 
     settings = Settings.from_env()
-    seg = get_segmenter(None, settings)
+    seg = bench_engine().segmenter()
     from openbg_emulator.runtime import bf16_support, cpu_model
 
     print(f"openbg bench: model {seg.name} ({seg.path.name}), {seg.runtime.describe()}, providers "
@@ -521,8 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="openbg-bench-") as td:
         tmp = Path(td)
         imgs: dict[str, bytes] = {}
+        given = dict(spec.split("=", 1) for spec in a.image)
+        if set(given) - set(sizes):
+            ap.error(f"--image takes {', '.join(sizes)}=FILE")
         for k, mp in sizes.items():
-            imgs[k] = photo_image(a.photos, mp) if a.photos else make_image(mp, seed=len(imgs))
+            if k in given:
+                imgs[k] = Path(given[k]).read_bytes()
+            else:
+                imgs[k] = photo_image(a.photos, mp) if a.photos else make_image(mp, seed=len(imgs))
             (tmp / f"{k}.jpg").write_bytes(imgs[k])
         print("images: " + ", ".join(f"{k} {mp:g} MP {len(imgs[k]) / MB:.1f} MB" for k, mp in sizes.items()),
               flush=True)
@@ -767,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
         lambda v: True)
     r50 = next((c.rss_mb for c in cases if c.name == "engine-50mp-zip"), None)
     add("peak RSS engine-50mp-zip (GB)", None if r50 is None else r50 / 1024, "<= 2.5", lambda v: v <= 2.5)
+    r50p = next((c.rss_mb for c in cases if c.name == "engine-50mp-png"), None)
+    add("peak RSS engine-50mp-png (GB)", None if r50p is None else r50p / 1024, "<= 1.2", lambda v: v <= 1.2)
     if "memory" in stats:
         m = stats["memory"]
         add(f"RSS after {a.memory_total} / after {a.memory_early} requests", m["after_total"] / m["after_early"],
@@ -789,7 +839,10 @@ def main(argv: list[str] | None = None) -> int:
             "cases": {c.name: {"times": c.times, "median": c.median, "rss_mb": c.rss_mb, "skip": c.skip,
                                "model_times": c.model_times or None, "note": c.note}
                       for c in cases},
-            "ratios": {n: v for n, v, _t, _o in ratios}, "stats": stats}, indent=1, default=str))
+            "ratios": {n: v for n, v, _t, _o in ratios}, "stats": stats, "rss_detail": RSS_DETAIL},
+            indent=1, default=str))
+    for name, rep in RSS_DETAIL.items():
+        print(f"rss {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in rep.items()))
     return 0
 
 

@@ -157,11 +157,7 @@ def composite_white(im: Image.Image) -> np.ndarray:
 
 
 def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
-    if im.size == size:
-        return im
-    down = size[0] <= im.size[0] and size[1] <= im.size[1]
-    return im.resize(size, Image.Resampling.LANCZOS if down else Image.Resampling.BICUBIC,
-                     reducing_gap=3.0 if down else None)
+    return _decode.resize(im, size)
 
 
 def _alpha_side(alpha: np.ndarray) -> tuple[tuple[int, int, int, int] | None, bytes]:

@@ -152,3 +152,18 @@ def test_jpeg_draft_mode_for_small_outputs() -> None:
     small = dec.decode(blob, min_size=(500, 500))
     assert 500 <= small.size[0] < 2048 and small.size[0] == small.size[1]
     assert dec.decode(blob).size == (2048, 2048)
+
+
+def test_resize_lanczos_below_the_fast_size_bilinear_from_it() -> None:
+    rng = np.random.default_rng(2)
+    im = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    assert dec.resize(im, (400, 300)) is im
+    small = dec.resize(im, (200, 150))
+    assert np.array_equal(np.asarray(small), np.asarray(im.resize((200, 150), Image.Resampling.LANCZOS)))
+    up = dec.resize(im, (800, 600))
+    assert np.array_equal(np.asarray(up), np.asarray(im.resize((800, 600), Image.Resampling.BICUBIC)))
+    big = Image.fromarray(rng.integers(0, 256, (2400, 2000, 3), dtype=np.uint8))
+    size = (1900, 2200)
+    assert size[0] * size[1] >= dec.FAST_RESAMPLE_PIXELS
+    banded = np.asarray(dec.resize(big, size)).astype(int)  # by bands of rows: within one level of one resize
+    assert np.abs(banded - np.asarray(big.resize(size, Image.Resampling.BILINEAR))).max() <= 1

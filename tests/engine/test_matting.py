@@ -7,7 +7,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from openbg_emulator.pipeline import matting
+from openbg_emulator.pipeline import matting, refine
 
 QUALITIES = ("fast", "balanced", "best")
 
@@ -42,15 +42,13 @@ def test_shapes_and_dtypes(quality):
     ref = matting.refine_alpha(rgb, up, quality)
     assert ref.shape == (123, 211) and ref.dtype == np.float32
     assert 0.0 <= ref.min() and ref.max() <= 1.0
-    fg = matting.estimate_foreground(rgb, ref)
+    fg = refine.estimate_foreground(rgb, ref, 250_000)
     assert fg.shape == (123, 211, 3) and fg.dtype == np.uint8
 
 
-def test_model_input_output_roundtrip():
+def test_model_output_clamps_and_upsamples():
     rgb, alpha, _ = _disc_scene(300, 500)
-    x, meta = matting.model_input(rgb, "balanced")
-    assert x.shape == (1, 3, 1024, 1024) and x.dtype == np.float32
-    assert -0.5 <= x.min() and x.max() <= 0.5
+    meta = matting.Framing(300, 500, inner_height=1024, inner_width=1024)
     fake = cv2.resize(alpha, (1024, 1024)) * 1.2 - 0.1  # out-of-range like a raw model output
     a = matting.model_output(fake[None, None], meta)
     assert a.dtype == np.float32 and 0.0 <= a.min() and a.max() <= 1.0
@@ -79,19 +77,12 @@ def test_edge_aware_upsampling_beats_bilinear(quality):
 def test_foreground_removes_background_tint():
     rgb, alpha, fg = _disc_scene(400, 500, blur=3.0)
     band = (alpha > 0.1) & (alpha < 0.9)
-    est = matting.estimate_foreground(rgb, alpha).astype(np.float32) / 255
+    est = refine.estimate_foreground(rgb, alpha, 250_000).astype(np.float32) / 255
     raw_err = np.abs(rgb.astype(np.float32) / 255 - fg)[band].mean()
     est_err = np.abs(est - fg)[band].mean()
     assert est_err < 0.5 * raw_err, (est_err, raw_err)
     # opaque pixels keep the image colour exactly
-    assert np.array_equal(matting.estimate_foreground(rgb, alpha)[alpha >= 1], rgb[alpha >= 1])
-
-
-def test_harden_alpha():
-    a = np.array([[0.0, 0.3, 0.45, 0.5, 0.55, 0.7, 1.0]], np.float32)
-    h = matting.harden_alpha(a)
-    assert h[0, 0] == 0 and h[0, 1] == 0 and h[0, -2] == 1 and h[0, -1] == 1
-    assert h[0, 3] == pytest.approx(0.5)
+    assert np.array_equal(refine.estimate_foreground(rgb, alpha, 250_000)[alpha >= 1], rgb[alpha >= 1])
 
 
 def test_25mp_within_time_and_memory():
@@ -103,9 +94,7 @@ def test_25mp_within_time_and_memory():
     rgb[disc] = (200, 40, 30)
     low = cv2.resize(disc.astype(np.float32), (1024, 1024), interpolation=cv2.INTER_AREA)
     t0 = time.perf_counter()
-    a = matting.upsample_alpha(rgb, low, "balanced")
-    a = matting.refine_alpha(rgb, a, "balanced")
-    fg = matting.estimate_foreground(rgb, a)
+    a, fg = refine.refine(rgb, low, "balanced")  # the compiled full-resolution passes
     dt = time.perf_counter() - t0
     assert a.shape == (h, w) and fg.shape == (h, w, 3)
     assert ((a > 0.5) == disc).mean() > 0.999
@@ -405,3 +394,68 @@ def test_best_mirrored_passes_that_disagree_ask_the_raw_framing():
     up = matting.upsample_alpha(rgb, low, "fast")
     core = cv2.erode(shadow.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     assert up[core].max() <= 0.05 and (up[disc] > 0.5).mean() > 0.99
+
+
+@pytest.mark.parametrize("quality", ("balanced", "best"))
+def test_refine_full_is_the_three_steps_in_one(quality):
+    """Over 1024 px a side refine_full runs compiled passes; they give upsample_alpha → refine_alpha →
+    keep_sure within float rounding (OpenCV's remap rounds its weights to 1/32), and the same with a helper."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rgb, alpha, _ = _disc_scene(900, 1500, blur=2.0)
+    low = _low(alpha, 1024)
+    low[400:420] = np.clip(low[400:420] + 0.3, 0, 1)  # a stripe the band has to settle
+    want = matting.keep_sure(matting.refine_alpha(rgb, matting.upsample_alpha(rgb, low, quality), quality), low,
+                             matting._SURE[quality])
+    got = matting.refine_full(rgb, low, quality)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.abs(got - want).max() < 2e-3, np.abs(got - want).max()
+    with ThreadPoolExecutor(1) as pool:
+        assert np.array_equal(matting.refine_full(rgb, low, quality, pool=pool), got)
+    small_rgb, small_alpha, _ = _disc_scene(300, 400)  # below the working size: the three steps themselves
+    small_low = _low(small_alpha, 1024)
+    assert np.array_equal(matting.refine_full(small_rgb, small_low, quality), matting.keep_sure(
+        matting.refine_alpha(small_rgb, matting.upsample_alpha(small_rgb, small_low, quality), quality), small_low,
+        matting._SURE[quality]))
+
+
+def test_foreground_full_size_pass_against_numpy(monkeypatch):
+    """The compiled pass of estimate_foreground is the numpy formula on OpenCV's uint8 upsampling of the
+    reduced estimates exactly; from SAMPLED_PIXELS, sampling them itself, within two levels of it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openbg_emulator.pipeline import kernels
+
+    rgb, alpha, _ = _disc_scene(700, 1100, blur=4.0)
+    alpha[alpha < 0.02] = 0  # transparent pixels take the estimated colour
+
+    def numpy_formula(f_up, b_up):
+        out = rgb.copy()
+        band = (alpha > 1 / 255) & (alpha < 254 / 255)
+        ab = alpha[band][:, None]
+        wgt = np.clip((ab - 0.15) / 0.35, 0.0, 1.0)
+        solved = (rgb[band].astype(np.float32) - (1.0 - ab) * b_up[band].astype(np.float32)) / np.maximum(ab, 1e-3)
+        out[band] = np.clip(wgt * solved + (1.0 - wgt) * f_up[band].astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+        clear = alpha <= 1 / 255
+        out[clear] = f_up[clear]
+        return out
+
+    got = refine.estimate_foreground(rgb, alpha, 300_000)
+    monkeypatch.setattr(refine, "SAMPLED_PIXELS", 1)
+    sampled = refine.estimate_foreground(rgb, alpha, 300_000)
+    from pymatting import estimate_foreground_ml
+
+    sw, sh = refine._fit(1100, 700, 300_000)
+    f_s, b_s = estimate_foreground_ml(cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255,
+                                      cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA), return_background=True)
+    u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    up = lambda x: cv2.resize(u8(x), (1100, 700), interpolation=cv2.INTER_LINEAR)
+    assert np.array_equal(got, numpy_formula(up(f_s), up(b_s)))
+    assert np.abs(sampled.astype(int) - got).max() <= 2 and not np.array_equal(sampled, got)
+    with ThreadPoolExecutor(1) as pool:
+        assert np.array_equal(refine.estimate_foreground(rgb, alpha, 300_000, pool=pool), sampled)
+    full = refine.estimate_foreground(rgb, alpha, 700 * 1100)  # no reduction: exactly the formula
+    f_s, b_s = estimate_foreground_ml(rgb.astype(np.float32) / 255.0, alpha, return_background=True)
+    assert np.array_equal(full, numpy_formula(u8(f_s), u8(b_s)))
+    assert kernels.any_between(alpha, np.float32(0.1), np.float32(0.9))
+    assert not kernels.any_between(np.zeros((4, 4), np.float32), np.float32(0.0), np.float32(1.0))

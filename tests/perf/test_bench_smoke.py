@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 CASES = [
     "bare-medium-1024", "bare-medium-orig-1024", "bare-medium-640", "bare-small-1024",
     "engine-preview-png", "engine-12mp-zip", "engine-12mp-jpg", "engine-12mp-png", "engine-12mp-webp",
-    "engine-50mp-zip", "engine-12mp-zip-cached",
+    "engine-50mp-zip", "engine-50mp-png", "engine-12mp-zip-cached",
     "http-preview-png", "http-12mp-zip", "http-12mp-jpg", "http-12mp-png", "http-12mp-webp", "http-50mp-zip",
+    "http-50mp-png",
     "rembg-preview", "rembg-12mp",
     "batch-async", "clients-8", "overflow-burst", "memory",
     "bare-ort-1024", "bare-ov-f32-1024", "bare-ort-640", "bare-ov-f32-640", "startup-openvino", "startup-onnxruntime",
@@ -25,7 +26,7 @@ CASES = [
 ]
 RATIOS = [
     "http-12mp-zip / bare-medium-1024", "rembg-12mp / http-12mp-zip", "engine-preview-png / bare-medium-1024",
-    "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "bare-medium-1024 / bare-medium-orig-1024", "RSS after 12 / after 4 requests",
+    "http-12mp-zip / engine-12mp-zip", "peak RSS engine-50mp-zip", "peak RSS engine-50mp-png", "bare-medium-1024 / bare-medium-orig-1024", "RSS after 12 / after 4 requests",
     "8-client throughput / solo throughput", "starved requests", "overflow answered 503 + Retry-After",
     "http-preview-png / bare-ort-1024", "rembg-12mp / http-12mp-png", "8-client throughput / the same on onnxruntime",
 ]

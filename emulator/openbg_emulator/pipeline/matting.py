@@ -4,14 +4,13 @@ The segmentation model gives an alpha at 1024×1024. This module turns it into a
 matte that follows the image's edges, and estimates the foreground colour where alpha is partial
 so that no halo of the old background remains.
 
-* :func:`model_input` / :func:`model_output` — framing of the image for the model and back.
-* :func:`upsample_alpha` — low-resolution alpha → full-resolution alpha (edge-aware for
-  ``balanced``/``best``: a fast guided filter on the image, applied in stripes so 25–50 MP
-  inputs stay within memory).
-* :func:`refine_alpha` — edge refinement of a full-resolution alpha.
-* :func:`estimate_foreground` — foreground colours (blur-fusion estimator, Forte & Pitié 2021),
-  computed only on the tiles that hold partial alpha.
-* :func:`harden_alpha` — for ``semitransparency=false``.
+* :func:`segment_alpha` / :func:`model_output` — framing of the image for the model and back.
+* :func:`refine_full` — the model alpha → the refined full-resolution alpha: :func:`upsample_alpha`
+  (edge-aware for ``balanced``/``best``: a fast guided filter on the image), :func:`refine_alpha`
+  (band matting, contrast) and :func:`keep_sure`; over 1024 px a side as two compiled passes over
+  the pixels (:mod:`.kernels`), so 12–50 MP stays fast and within memory.
+
+The foreground colour is :func:`openbg_emulator.pipeline.refine.estimate_foreground`'s.
 
 All functions are deterministic and do not touch global state.
 
@@ -37,6 +36,8 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from .layout import PREVIEW_PIXELS
 
 Quality = Literal["fast", "balanced", "best"]
 log = logging.getLogger("openbg_emulator.matting")
@@ -76,24 +77,10 @@ def _resize_rgb(rgb: U8, w: int, h: int) -> U8:
     return np.asarray(cv2.resize(rgb, (w, h), interpolation=interp), dtype=np.uint8)
 
 
-def model_input(rgb: U8, quality: Quality = "balanced", *, size: int = MODEL_SIZE) -> tuple[F32, Framing]:
-    """Image (H×W×3 uint8) → model tensor 1×3×size×size float32 (``rgb/255 − 0.5``) and its framing.
-
-    The image is stretched to the square (one framing; :func:`segment_alpha` also uses the
-    aspect-kept, padded framing, which is better on the dev set: IoU 0.895 vs 0.873).
-    """
-    _check_quality(quality)
-    h, w = rgb.shape[:2]
-    x = _resize_rgb(rgb[..., :3], size, size).astype(np.float32)
-    x = x * np.float32(1.0 / 255.0) - np.float32(0.5)
-    tensor = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    return tensor, Framing(height=h, width=w, inner_height=size, inner_width=size)
-
-
 def model_output(alpha_model: npt.NDArray[np.floating], meta: Framing) -> F32:
     """Model output (size×size, any float) → alpha of the framed region, clamped to [0, 1].
 
-    The result is still at model resolution (aspect as framed); pass it to :func:`upsample_alpha`.
+    The result is still at model resolution (aspect as framed); pass it to :func:`refine_full`.
     """
     a = np.asarray(alpha_model, dtype=np.float32)
     a = a.reshape(a.shape[-2:])
@@ -245,17 +232,6 @@ def _guided_coeffs(img: F32, p: F32, r: int, eps: float) -> tuple[F32, F32]:
     return _box(a, r), _box(b, r)
 
 
-def guided_filter(guide: U8 | F32, p: F32, r: int, eps: float) -> F32:
-    """Colour guided filter of ``p`` (H×W) with guidance ``guide`` (H×W×3, uint8 or [0,1] float)."""
-    img = (
-        guide.astype(np.float32) * np.float32(1 / 255.0)
-        if guide.dtype == np.uint8
-        else guide.astype(np.float32)
-    )
-    a, b = _guided_coeffs(img, p.astype(np.float32), r, eps)
-    return np.asarray((a * img).sum(axis=2) + b, np.float32)
-
-
 #: at least this many stripes before the second core is worth a hand-off (below ~2 MP one thread is as fast)
 _MIN_PARALLEL_STRIPES = 4
 
@@ -371,7 +347,6 @@ _MAT_WORK = {"fast": 0, "balanced": 400, "best": 400}
 #: band matting — on a preview the band is 1–3 output pixels wide and the 640 model alpha is
 #: already the matte's resolution; skipping it brings a preview's refinement from ~0.2 s to ~0.02 s
 #: (see docs/engineering/quality.md for the dev-set cost at preview size). best keeps its band.
-PREVIEW_PIXELS = 250_000
 _MAT_WORK_PREVIEW = {"fast": 0, "balanced": 0, "best": 400}
 #: trimap per quality (lo, hi, erode): alpha outside (lo, hi) is certain, and certain regions are
 #: eroded by ``erode`` working pixels. balanced: a narrow band (dev edge MAE 0.073; the wide band
@@ -539,78 +514,71 @@ def keep_sure(alpha: F32, alpha_low: npt.NDArray[np.floating], tau: float) -> F3
     return alpha
 
 
-def harden_alpha(alpha: F32, *, softness: float = 0.1) -> F32:
-    """``semitransparency=false``: push partial alpha to 0/1 but keep a one-pixel anti-aliased ramp.
+def refine_full(rgb: U8, alpha_low: npt.NDArray[np.floating], quality: Quality = "balanced", *,
+                pool: Executor | None = None) -> F32:
+    """The model alpha (any grid covering the frame) → the refined H×W alpha: :func:`upsample_alpha`, then
+    :func:`refine_alpha`, then :func:`keep_sure` with :data:`_SURE`.
 
-    A linear ramp of half-width ``softness`` around 0.5: values in glass/windows become opaque or
-    transparent while the anti-aliasing of the contour survives.
-    """
-    a = np.asarray(alpha, np.float32)
-    return np.clip((a - 0.5) / (2 * softness) + 0.5, 0, 1).astype(np.float32)
-
-
-def _blur_fusion(img: F32, f: F32, b: F32, alpha: F32, r: int) -> tuple[F32, F32]:
-    """One step of the blur-fusion foreground estimator (Forte & Pitié 2021)."""
-    a3 = alpha[..., None]
-    k = (r, r)
-    ba = cv2.blur(alpha, k)[..., None]
-    bf = cv2.blur(f * a3, k) / (ba + 1e-5)
-    bb = cv2.blur(b * (1 - a3), k) / ((1 - ba) + 1e-5)
-    fg = bf + a3 * (img - a3 * bf - (1 - a3) * bb)
-    return np.clip(fg, 0, 1).astype(np.float32), bb.astype(np.float32)
-
-
-def estimate_foreground(rgb: U8, alpha: F32, *, tile: int = 1024) -> U8:
-    """Foreground colour (H×W×3 uint8) where alpha is partial; the image elsewhere.
-
-    Blur fusion in two steps (r=90 then r=6, at the model's scale); only tiles that contain
-    partial alpha are processed, each with a margin, so 12–50 MP stays fast and small in memory.
-    """
+    Where the guided filter works below full resolution (``balanced``/``best`` on images over 1024 px a
+    side), they run as two compiled passes over the full-resolution pixels
+    (:func:`openbg_emulator.pipeline.kernels.alpha_rows`: the guided alpha; then band, contrast and sure
+    values in place) instead of a dozen numpy passes with full-resolution float temporaries. Same result
+    as the three functions within float rounding (tested). ``pool``: a free worker for half of the rows
+    (same result)."""
+    _check_quality(quality)
     h, w = rgb.shape[:2]
-    rgb = rgb[..., :3]
-    a = np.asarray(alpha, np.float32)
-    out = rgb.copy()
-    partial = (a > 1 / 255) & (a < 254 / 255)
-    if not partial.any():
+    low = np.clip(np.asarray(alpha_low, np.float32), 0, 1)
+    work = _GF_WORK.get(quality, 0)
+    if not work or work >= max(h, w) or max(w / low.shape[1], h / low.shape[0]) <= 1.0:
+        a = refine_alpha(rgb, upsample_alpha(rgb, low, quality, pool=pool), quality, pool=pool)
+        return keep_sure(a, alpha_low, _SURE[quality])
+    from . import kernels
+
+    rgb = np.ascontiguousarray(rgb[..., :3])
+    # guided upsampling's coefficients at its working resolution (as upsample_alpha; the per-pixel algebra compiled)
+    s = work / max(h, w)
+    ww, wh = max(1, round(w * s)), max(1, round(h * s))
+    p = _resize_f(low, ww, wh)
+    foot = max(ww / low.shape[1], wh / low.shape[0])
+    k = 2 * max(2, round(2 * foot)) + 1
+    planes = np.empty((wh, ww, 13), np.float32)
+    kernels.guided_stack(_resize_rgb(rgb, ww, wh), p, planes)
+    means = cv2.boxFilter(planes, -1, (k, k), borderType=cv2.BORDER_REFLECT)
+    del planes, p
+    ga = np.empty((wh, ww, 4), np.float32)
+    kernels.guided_solve(means, np.float32(_GF_EPS), ga)
+    ga = np.ascontiguousarray(cv2.boxFilter(ga, -1, (k, k), borderType=cv2.BORDER_REFLECT), dtype=np.float32)
+    del means
+    gy, gx = kernels.lin_index(h, wh), kernels.lin_index(w, ww)
+    m_low = np.ascontiguousarray(alpha_low, dtype=np.float32)
+    my, mx = kernels.lin_index(h, m_low.shape[0]), kernels.lin_index(w, m_low.shape[1])
+    tau, con = np.float32(_SURE[quality]), np.float32(_CONTRAST[quality])
+    no_f3, no_u2 = np.zeros((1, 1, 4), np.float32), np.zeros((1, 1), np.uint8)
+    out = np.empty((h, w), np.float32)
+
+    def run(guided: bool, band: tuple[object, ...] | None, tau: np.float32, k: np.float32) -> None:
+        b = band or (*gy, *gx, no_f3, no_u2, np.float32(1))
+        kernels.rows(lambda y0, y1: kernels.alpha_rows(rgb, y0, y1, guided, *gy, *gx, ga, band is not None, *b,
+                                                       *my, *mx, m_low, tau, k, out), h, pool)
+
+    # the band (as _refine_band): its trimap from the guided alpha at full resolution, area-reduced
+    mat = (_MAT_WORK_PREVIEW if h * w <= PREVIEW_PIXELS else _MAT_WORK)[quality]
+    if not mat:
+        run(True, None, tau, con)
         return out
-    # radii scale with the image so the large blur sees the same context at any resolution
-    scale = max(h, w) / 1024.0
-    r1 = max(3, round(90 * scale))
-    r2 = max(3, round(6 * scale))
-    if h * w <= 4_000_000:
-        img = rgb.astype(np.float32) * np.float32(1 / 255.0)
-        f, b = _blur_fusion(img, img, img, a, r1)
-        f, _ = _blur_fusion(img, f, b, a, r2)
-        fg = np.clip(np.round(f * 255), 0, 255).astype(np.uint8)
-        out[partial] = fg[partial]
+    run(True, None, np.float32(0), np.float32(1))  # the guided alpha alone (upsample_alpha)
+    lo, hi, erode = _TRIMAP[quality]
+    bs = min(1.0, mat / max(h, w))
+    bw, bh = max(1, round(w * bs)), max(1, round(h * bs))
+    a_w = _resize_f(out, bw, bh)
+    tri = trimap_from_alpha(a_w, erode, lo, hi)
+    if not (tri == 0.5).any():
+        run(False, None, tau, con)
         return out
-    # large images: the coarse step at ~1024 long side, the fine step per tile at full resolution
-    s = 1024.0 / max(h, w)
-    lw, lh = max(1, round(w * s)), max(1, round(h * s))
-    img_l = _resize_rgb(rgb, lw, lh).astype(np.float32) * np.float32(1 / 255.0)
-    a_l = _resize_f(a, lw, lh)
-    f_l, b_l = _blur_fusion(img_l, img_l, img_l, a_l, 90)
-    m = r2 + 2
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
-            if not partial[y0:y1, x0:x1].any():
-                continue
-            Y0, Y1, X0, X1 = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
-            th, tw = Y1 - Y0, X1 - X0
-            # coarse estimates for this tile, resampled from the low-resolution step
-            ly0, ly1 = int(Y0 * s), min(lh, int(np.ceil(Y1 * s)) + 1)
-            lx0, lx1 = int(X0 * s), min(lw, int(np.ceil(X1 * s)) + 1)
-            ys = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * s - 0.5 - ly0).astype(np.float32)
-            xs = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * s - 0.5 - lx0).astype(np.float32)
-            mx, my = np.meshgrid(xs, ys)
-            f_t = cv2.remap(f_l[ly0:ly1, lx0:lx1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            b_t = cv2.remap(b_l[ly0:ly1, lx0:lx1], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            img_t = rgb[Y0:Y1, X0:X1].astype(np.float32) * np.float32(1 / 255.0)
-            a_t = a[Y0:Y1, X0:X1]
-            f_t, _ = _blur_fusion(img_t, f_t.reshape(th, tw, 3), b_t.reshape(th, tw, 3), a_t, r2)
-            fg = np.clip(np.round(f_t * 255), 0, 255).astype(np.uint8)
-            sub = partial[y0:y1, x0:x1]
-            iy, ix = y0 - Y0, x0 - X0
-            out[y0:y1, x0:x1][sub] = fg[iy : iy + (y1 - y0), ix : ix + (x1 - x0)][sub]
+    img_w = _resize_rgb(rgb, bw, bh).astype(np.float32) * np.float32(1 / 255)
+    m_w = solve_band(img_w, tri, trimap_alpha=a_w)
+    ca, cb = _guided_coeffs(img_w, m_w, 1, 1e-5)
+    band = (*kernels.lin_index(h, bh), *kernels.lin_index(w, bw), np.ascontiguousarray(np.dstack([ca, cb]), np.float32),
+            (tri == 0.5).astype(np.uint8), np.float32(hi))
+    run(False, band, tau, con)
     return out

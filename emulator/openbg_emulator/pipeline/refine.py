@@ -9,31 +9,22 @@
   correction), equal to ``rgb`` where the subject is opaque.
 
 Memory stays bounded for 50 MP inputs: the foreground is solved at a reduced size and applied
-in strips of rows at full size; no full-resolution float64 arrays are made.
+at full size by one compiled pass (:mod:`.kernels`); no full-resolution float temporaries are made.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 # Pixels solved by the multi-level foreground estimation, per quality.
 FOREGROUND_PIXELS = {"fast": 0, "balanced": 250_000, "best": 1_000_000}
+#: rows per strip of the full-size pass; a strip without partial pixels keeps the image's colour throughout
 STRIP_ROWS = 512
-
-
-def upsample_alpha(alpha_lowres: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize the alpha to ``size`` (w, h): bilinear up, area down; clamped to [0, 1]."""
-    h, w = alpha_lowres.shape
-    if (w, h) == size:
-        return alpha_lowres.astype(np.float32, copy=True)
-    interp = cv2.INTER_AREA if (size[0] <= w and size[1] <= h) else cv2.INTER_LINEAR
-    out = cv2.resize(alpha_lowres.astype(np.float32, copy=False), size, interpolation=interp)
-    np.clip(out, 0.0, 1.0, out=out)
-    return out
+#: outputs of at least this many pixels sample the reduced estimates in the pass (see estimate_foreground)
+SAMPLED_PIXELS = 4_000_000
 
 
 def foreground_pixels(quality: str) -> int:
@@ -54,17 +45,27 @@ def estimate_foreground(
     """Edge-colour-corrected foreground (uint8, same shape as ``rgb``).
 
     Solves foreground F and background B with pymatting's multi-level estimation on an image of at
-    most ``max_pixels``; at full size, B is upsampled and F solved per pixel from the compositing
-    equation I = αF + (1−α)B, blended with the upsampled F where α is small (ill-conditioned).
+    most ``max_pixels``; at full size (one compiled pass, :func:`.kernels.foreground_rows`), F and B are
+    upsampled bilinearly (as uint8 images) and F solved per pixel from the compositing equation
+    I = αF + (1−α)B, blended with the upsampled F where α is small (ill-conditioned). Opaque pixels keep
+    the image's colour; transparent ones take the upsampled F, in every strip of :data:`STRIP_ROWS` rows
+    that holds a partial pixel (the others keep the image's colour).
 
-    ``pool``: an executor with a free worker (the engine's, for a request alone on the machine). While
-    this thread runs the reduced-size solve (one core), the worker copies the image and gathers the
-    partial pixels of every strip; afterwards the strips are finished half here, half there. The
-    arithmetic per pixel is the same, so the result is identical to ``pool=None`` (tested).
+    Below :data:`SAMPLED_PIXELS` the upsampled F and B are OpenCV's (the pre-kernel numbers exactly); from
+    it the pass samples the reduced estimates itself (no two full-size images; within one level).
+
+    ``pool``: an executor with a free worker (the engine's, for a request alone on the machine): half of
+    the strips are finished there. The result is identical to ``pool=None`` (tested).
     """
+    from . import kernels
+
     h, w = alpha.shape
-    lo, hi = 1.0 / 255.0, 254.0 / 255.0
-    if max_pixels <= 0 or not bool(((alpha > lo) & (alpha < hi)).any()):
+    lo, hi = np.float32(1.0 / 255.0), np.float32(254.0 / 255.0)
+    alpha = np.ascontiguousarray(alpha, dtype=np.float32)
+    rgb = np.ascontiguousarray(rgb[..., :3])
+    strips = [(y0, min(h, y0 + STRIP_ROWS)) for y0 in range(0, h, STRIP_ROWS)]
+    partial = [kernels.any_between(alpha[y0:y1], lo, hi) for y0, y1 in strips] if max_pixels > 0 else []
+    if not any(partial):
         return rgb.copy()
     from pymatting import estimate_foreground_ml
 
@@ -74,75 +75,29 @@ def estimate_foreground(
         a_s = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
     else:
         rgb_s, a_s = rgb, alpha
-    out = np.empty_like(rgb)
-    strips = [(y0, min(h, y0 + STRIP_ROWS)) for y0 in range(0, h, STRIP_ROWS)]
-
-    def prep_all() -> list[_Strip | None]:
-        return [_prep_strip(rgb, alpha, out, y0, y1, lo, hi) for y0, y1 in strips]
-
-    prep_fut = pool.submit(prep_all) if pool is not None else None
     f_s, b_s = estimate_foreground_ml(
         rgb_s.astype(np.float32) / 255.0, np.ascontiguousarray(a_s, dtype=np.float32), return_background=True
     )
     to_u8 = lambda x: np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
     f_s8, b_s8 = to_u8(f_s), to_u8(b_s)
     del f_s, b_s
-    if (sw, sh) != (w, h):
-        f_up = cv2.resize(f_s8, (w, h), interpolation=cv2.INTER_LINEAR)
-        b_up = cv2.resize(b_s8, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        f_up, b_up = f_s8, b_s8
-    preps = prep_fut.result() if prep_fut is not None else prep_all()
+    if (sw, sh) != (w, h) and h * w < SAMPLED_PIXELS:
+        f_s8 = cv2.resize(f_s8, (w, h), interpolation=cv2.INTER_LINEAR)
+        b_s8 = cv2.resize(b_s8, (w, h), interpolation=cv2.INTER_LINEAR)
+        sw, sh = w, h
+    fy, fx = kernels.lin_index(h, sh), kernels.lin_index(w, sw)
+    out = np.empty((h, w, 3), np.uint8)
 
-    def finish(idx: range) -> None:
-        for k in idx:
-            p = preps[k]
-            if p is not None:
-                _finish_strip(out, f_up, b_up, strips[k][0], strips[k][1], p)
+    def run(first: int, last: int) -> None:  # strips first:last
+        for k in range(first, last):
+            y0, y1 = strips[k]
+            if partial[k]:
+                kernels.foreground_rows(rgb, alpha, y0, y1, *fy, *fx, f_s8, b_s8, lo, hi, out)
+            else:
+                out[y0:y1] = rgb[y0:y1]
 
-    n = len(strips)
-    if pool is not None and n > 1:
-        half = pool.submit(finish, range(n // 2, n))
-        finish(range(n // 2))
-        half.result()
-    else:
-        finish(range(n))
+    kernels.rows(run, len(strips), pool, min_split=2)
     return out
-
-
-@dataclass
-class _Strip:
-    band: np.ndarray  # partial pixels of the strip (bool)
-    ab: np.ndarray  # their alpha, N×1 float32
-    i: np.ndarray  # their colour, N×3 float32
-    wgt: np.ndarray  # weight of the solved colour, N×1 float32
-    clear: np.ndarray  # transparent pixels of the strip, h×w×1 bool
-
-
-def _prep_strip(rgb: np.ndarray, alpha: np.ndarray, out: np.ndarray, y0: int, y1: int, lo: float, hi: float
-                ) -> _Strip | None:
-    """What a strip needs that does not depend on the reduced-size solve; copies the strip's colour
-    into ``out``. None when the strip has no partial pixel (it then keeps the image's colour)."""
-    out[y0:y1] = rgb[y0:y1]
-    a = alpha[y0:y1]
-    band = (a > lo) & (a < hi)
-    if not band.any():
-        return None
-    ab = a[band][:, None]
-    i = rgb[y0:y1][band].astype(np.float32)
-    wgt = np.clip((ab - 0.15) / 0.35, 0.0, 1.0)
-    return _Strip(band, ab, i, wgt, (a <= lo)[..., None])
-
-
-def _finish_strip(out: np.ndarray, f_up: np.ndarray, b_up: np.ndarray, y0: int, y1: int, p: _Strip) -> None:
-    b = b_up[y0:y1][p.band].astype(np.float32)
-    fu = f_up[y0:y1][p.band].astype(np.float32)
-    solved = (p.i - (1.0 - p.ab) * b) / np.maximum(p.ab, 1e-3)
-    f = p.wgt * solved + (1.0 - p.wgt) * fu
-    strip = out[y0:y1]
-    strip[p.band] = np.clip(f + 0.5, 0, 255).astype(np.uint8)
-    # Transparent pixels carry the estimated colour too (useful for color.jpg and resampling).
-    np.copyto(strip, f_up[y0:y1], where=p.clear)  # masked copy, no gather/scatter
 
 
 def refine(
@@ -153,15 +108,14 @@ def refine(
 
     ``foreground=False`` skips the colour estimation (the second item is then ``rgb`` itself):
     for a matte-only result (``channels=alpha``) or the evaluation, where only alpha matters.
-    ``pool``: see :func:`estimate_foreground`; the guided upsampling hands it half of its full-resolution
-    stripes too (same result, two cores).
+    ``pool``: see :func:`estimate_foreground`; the alpha's full-resolution passes hand it half of their
+    rows too (same result, two cores).
     """
     from . import matting  # edge-aware upsampling + band refinement per quality (issue 6)
 
     q = quality if quality in ("fast", "balanced", "best") else "balanced"
-    alpha = matting.refine_alpha(rgb, matting.upsample_alpha(rgb, alpha_lowres, q, pool=pool), q,  # type: ignore[arg-type]
-                                 pool=pool)
-    matting.keep_sure(alpha, alpha_lowres, matting._SURE[q])  # what the model was sure of stays (issue 18)
+    # upsampling, band, contrast, and what the model was sure of stays (issue 18)
+    alpha = matting.refine_full(rgb, alpha_lowres, q, pool=pool)  # type: ignore[arg-type]
     if not foreground:
         return alpha, rgb
     fg = estimate_foreground(rgb, alpha, foreground_pixels(quality), pool=pool)
