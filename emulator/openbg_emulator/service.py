@@ -45,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openbg_emulator import metrics, urlfetch
+from openbg_emulator import idempotency, metrics, urlfetch
 from openbg_emulator.accounts import (
     Accounts,
     ImproveLimit,
@@ -641,6 +641,7 @@ class Service:
         key = await self.authenticate(request, ctx)
         controls = await self.controls(request, ctx)
         fields = await read_fields(request, self.limits)
+        idem = idempotency.from_request(request.headers, fields)  # Idempotency-Key: a repeat is not charged twice
         from openbg_emulator.options import parse_options
 
         options = await anyio.to_thread.run_sync(parse_options, fields, limiter=self.io_limiter)
@@ -664,13 +665,14 @@ class Service:
         await self.consume_rate(ctx, int(quote.rate_cost))
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
-        can_pay = await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview))
+        can_pay = await self._db(self.accounts.can_pay, key, float(quote.credits), bool(quote.preview), idem)
         if not can_pay and options.size == "auto" and not quote.preview:
             # size=auto is "the highest resolution available for the image and the account's credits":
             # with too few credits for a full-size result, a preview (free call or 0.25 credits) it is.
             preview_options = dataclasses.replace(options, size="preview")
             preview_quote = self.engine_fn("quote")(info, preview_options)
-            if await self._db(self.accounts.can_pay, key, float(preview_quote.credits), bool(preview_quote.preview)):
+            if await self._db(self.accounts.can_pay, key, float(preview_quote.credits), bool(preview_quote.preview),
+                              idem):
                 options, quote, can_pay = preview_options, preview_quote, True
                 request.state.openbg_size = "preview"  # what is delivered, for metrics and the access log
         if not can_pay:
@@ -684,7 +686,8 @@ class Service:
         result = await self.pool.run(self.engine_fn("remove"), data, options, bg_image=bg)
         preview = bool(getattr(result, "preview", float(result.credits) <= 0.25 + 1e-9))
         try:
-            charge = await self._db(self.accounts.charge, key.id, float(result.credits), preview, ctx.request_id)
+            charge = await self._db(self.accounts.charge, key.id, float(result.credits), preview, ctx.request_id,
+                                    idem)
         except InsufficientCredits:
             raise ApiError("insufficient_credits",
                            detail="The balance was used up by concurrent requests; nothing was charged") from None
@@ -703,6 +706,8 @@ class Service:
             "X-Max-Width": str(int(result.max_width)),
             "X-Max-Height": str(int(result.max_height)),
         })
+        if charge.replayed:
+            h[idempotency.REPLAYED] = "true"
         if force_json or wants_json(request.headers.get("accept")):
             body = {"data": {
                 "result_b64": base64.b64encode(result.content).decode("ascii"),

@@ -4,7 +4,9 @@ Both are thin, typed layers over the generated client ``removebg_api``: they
 build the generated request models, call the generated ``sync_detailed`` /
 ``asyncio_detailed`` functions, and turn the generated ``Response`` into a
 :class:`~openbg.results.Result`, an :class:`~openbg.results.Account` or a
-:class:`~openbg.errors.RemoveBgError`, retrying as :class:`~openbg.RetryPolicy` says.
+:class:`~openbg.errors.RemoveBgError`, retrying as :class:`~openbg.RetryPolicy` says. Each removal
+sends a fresh ``Idempotency-Key`` (the same for all its retries), so that an openbg server charges a
+retried call once even when an earlier answer was lost.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self, TypeAlias
 
@@ -363,7 +366,8 @@ class RemoveBg(_Base):
         )
         fields.update(extra_fields or {})
         src, bg, fields = self._removebg_request(image, bg_image, fields, prefer_zip)
-        resp = self._call("removebg", lambda: gen.removebg_sync(self._generated, src, bg, fields))
+        idem = str(uuid.uuid4())  # one Idempotency-Key per call, the same for its retries: charged once
+        resp = self._call("removebg", lambda: gen.removebg_sync(self._generated, src, bg, fields, idem))
         return self._result(resp, prefer_zip)
 
     def account(self) -> Account:
@@ -463,7 +467,8 @@ class AsyncRemoveBg(_Base):
         )
         fields.update(extra_fields or {})
         src, bg, fields = self._removebg_request(image, bg_image, fields, prefer_zip)
-        resp = await self._call("removebg", lambda: gen.removebg_async(self._generated, src, bg, fields))
+        idem = str(uuid.uuid4())  # one Idempotency-Key per call, the same for its retries: charged once
+        resp = await self._call("removebg", lambda: gen.removebg_async(self._generated, src, bg, fields, idem))
         if prefer_zip:
             return await asyncio.to_thread(self._result, resp, prefer_zip)
         return self._result(resp, prefer_zip)
