@@ -47,6 +47,7 @@ def test_a_lost_answer_is_replayed_by_another_server(deployment: Deployment) -> 
     key, kid = deployment.create_key("idem-lost", credits=5)
     img = small_image(9, size=(900, 700))  # a full-size result: long enough to time out on
     a = deployment.servers[1]
+    credits_before = sum(_credits_metric(s) for s in deployment.servers)
     try:
         httpx.post(f"{a.root_url}/v1.0/removebg", headers={"X-Api-Key": key, "Idempotency-Key": "lost-1"},
                    files={"image_file": img}, data={"size": "full"}, timeout=httpx.Timeout(30, read=0.05))
@@ -61,6 +62,15 @@ def test_a_lost_answer_is_replayed_by_another_server(deployment: Deployment) -> 
         assert r.headers["X-Credits-Charged"] == "1"
     assert deployment.balance(kid) == 4
     assert [row["kind"] for row in deployment.ledger(kid)] == ["grant", "charge"]
+    # the servers' metrics count the one charge, not the replays
+    assert sum(_credits_metric(s) for s in deployment.servers) - credits_before == 1
+
+
+def _credits_metric(s: Server) -> float:
+    for line in httpx.get(f"{s.root_url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("openbg_credits_charged_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def test_servers_starting_at_once_on_an_empty_database_make_one_default_key(deployment: Deployment) -> None:
