@@ -24,7 +24,7 @@ Two measures per round, both reported with the median over rounds and a bootstra
   noise-robust measure of what sharing state costs; throughput is what users see.
 
 Each round also records the CPU that other programs used meanwhile (``/proc/stat`` busy time minus the sides'
-own): rounds where that exceeds ``--quiet-cpu`` (default 10 % of one core) are reported apart, and the ratio
+own; the machine's busy cores are reported too): rounds where that exceeds ``--quiet-cpu`` (default 10 % of one core) are reported apart, and the ratio
 is given over the quiet pairs too.
 
 PostgreSQL time per request is measured twice: inside PostgreSQL (pg_stat_statements: execution and planning
@@ -278,6 +278,7 @@ def main() -> None:
                         "server_cpu_ms": 1000 * server_cpu / max(1, len(ids)),
                         "helper_cpu_ms": 1000 * helper_cpu / max(1, len(ids)),
                         "other_cores": other / wall, "wall_s": wall, "client_cpu_ms": 1000 * (me1 - me0) / max(1, len(ids)),
+                        "busy_cores": (all1 - all0) / wall,
                     }
                     if "PostgreSQL" in label[name]:
                         total = float(pg.psql("SELECT coalesce(sum(total_exec_time + total_plan_time), 0) "
@@ -314,7 +315,8 @@ def report(args: argparse.Namespace, sides: dict[str, object], label: dict[str, 
     med = statistics.median
     print(f"\nCPU: {cpu()}; {args.clients} clients, {args.pairs} pairs of {args.seconds:g} s rounds, 160x120 PNG "
           f"previews, preview model input {args.preview_model_size}, mask cache off")
-    print(f"{'side':<48} {'req/s':>24} {'server CPU ms/req':>26} {'+ nginx, PG':>12} {'db ms':>7} {'pg ms':>6}")
+    print(f"{'side':<48} {'req/s':>24} {'server CPU ms/req':>26} {'+ nginx, PG':>12} {'db ms':>7} {'pg ms':>6} "
+          f"{'cores busy':>10}")
     table: dict[str, dict[str, object]] = {}
     for name in sides:
         rps, cpu_ms, helper = of(name, "rps"), of(name, "server_cpu_ms"), of(name, "helper_cpu_ms")
@@ -326,11 +328,13 @@ def report(args: argparse.Namespace, sides: dict[str, object], label: dict[str, 
             "helper_cpu_ms_median": med(helper), "db_ms_median": med(dbs) if dbs else None,
             "db_ms_p90": dbs[int(len(dbs) * 0.9)] if dbs else None,
             "pg_ms_median": med(pg_ms) if pg_ms else None, "pg_ms_ci": bootstrap_ci(pg_ms) if pg_ms else None,
+            "busy_cores_median": med(of(name, "busy_cores")),
         }
         t = table[name]
         print(f"{label[name]:<48} {fmt_ci(med(rps), bootstrap_ci(rps), 2):>24} "
               f"{fmt_ci(med(cpu_ms), bootstrap_ci(cpu_ms), 0):>26} {med(helper):>12.0f} "
-              f"{t['db_ms_median'] or float('nan'):>7.2f} {t['pg_ms_median'] or float('nan'):>6.2f}")
+              f"{t['db_ms_median'] or float('nan'):>7.2f} {t['pg_ms_median'] or float('nan'):>6.2f} "
+              f"{med(of(name, 'busy_cores')):>10.2f}")
     a, b = by_pair("A"), by_pair("B")
     pairs = sorted(set(a) & set(b))
     ratio = [float(b[p]["rps"]) / float(a[p]["rps"]) for p in pairs]  # type: ignore[arg-type]
