@@ -78,19 +78,21 @@ class Counter:
             return self.n
 
 
-def load(url: str, key: str, clients: int, seconds: float, counter: Counter) -> tuple[int, int, list[str], float]:
-    """Closed-loop clients for ``seconds``; returns (results inside the window, errors, request ids of all
-    results, seconds until the last in-flight request ended)."""
+def load(url: str | list[str], key: str, clients: int, seconds: float,
+         counter: Counter) -> tuple[int, int, list[str], float]:
+    """Closed-loop clients for ``seconds`` (with a list of URLs, client i talks to URL i mod n); returns (results
+    inside the window, errors, request ids of all results, seconds until the last in-flight request ended)."""
+    urls = [url] if isinstance(url, str) else url
     ok: list[tuple[float, str]] = []
     bad = [0]
     lock = threading.Lock()
     t0 = time.monotonic()
     stop = t0 + seconds
 
-    def client() -> None:
+    def client(i: int) -> None:
         with httpx.Client(timeout=120) as c:
             while time.monotonic() < stop:
-                r = c.post(f"{url}/removebg", headers={"X-Api-Key": key},
+                r = c.post(f"{urls[i % len(urls)]}/removebg", headers={"X-Api-Key": key},
                            files={"image_file": image(counter.next())}, data={"size": "preview"})
                 with lock:
                     if r.status_code == 200:
@@ -98,7 +100,7 @@ def load(url: str, key: str, clients: int, seconds: float, counter: Counter) -> 
                     else:
                         bad[0] += 1
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -189,6 +191,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="seconds per round")
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--with-c", action="store_true", help="also side C: one server with 3 workers on PostgreSQL")
+    ap.add_argument("--with-d", action="store_true",
+                    help="also side D: B's three servers without nginx, each client talking to one of them")
     ap.add_argument("--quiet-cpu", type=float, default=0.10,
                     help="a round is quiet when other programs used at most this many cores on average")
     ap.add_argument("--preview-model-size", type=int, default=320,
@@ -240,7 +244,7 @@ def main() -> None:
                 return s.proc.pid
 
             # name -> (url, key, logs, server pids, helper process groups (nginx, PostgreSQL))
-            sides: dict[str, tuple[str, str, list[Path], list[int], list[int]]] = {
+            sides: dict[str, tuple[str | list[str], str, list[Path], list[int], list[int]]] = {
                 "A": (one.root_url + "/v1.0", key_a, [one.log_path], [pid(one)], []),
                 "B": (nginx.url + "/v1.0", key_b, [s.log_path for s in servers[:3]], [pid(s) for s in servers[:3]],
                       [nginx.proc.pid, postmaster]),
@@ -249,8 +253,12 @@ def main() -> None:
                 c = servers[4]
                 sides["C"] = (c.root_url + "/v1.0", acc_b.create_key("bench-c", credits=1_000_000, free_calls=0)[0],
                               [c.log_path], [pid(c)], [postmaster])
+            if args.with_d:
+                sides["D"] = ([s.root_url + "/v1.0" for s in servers[:3]], key_b, [s.log_path for s in servers[:3]],
+                              [pid(s) for s in servers[:3]], [postmaster])
             label = {"A": "A: 1 server x 3 workers (SQLite)", "B": "B: 3 servers x 1 worker + nginx + PostgreSQL",
-                     "C": "C: 1 server x 3 workers (PostgreSQL)"}
+                     "C": "C: 1 server x 3 workers (PostgreSQL)",
+                     "D": "D: B's 3 servers + PostgreSQL, no nginx"}
             counter = Counter(0)
             for url, key, *_ in sides.values():  # warm-up: every process past its first requests
                 load(url, key, args.clients, 3, counter)
@@ -357,6 +365,15 @@ def report(args: argparse.Namespace, sides: dict[str, object], label: dict[str, 
         print(f"  no quiet pairs (other programs <= {args.quiet_cpu:g} cores in both rounds)")
     print(f"CPU time per request A / (B incl. nginx and PostgreSQL): median {fmt_ci(med(cpu_ratio), bootstrap_ci(cpu_ratio))}"
           " (1.0: B costs the same CPU per result; the throughput B can reach on a saturated machine)")
+    for other in [x for x in sides if x not in ("A", "B")]:
+        o = by_pair(other)
+        ps = sorted(set(a) & set(o))
+        r_o = [float(o[p]["rps"]) / float(a[p]["rps"]) for p in ps]  # type: ignore[arg-type]
+        c_o = [float(a[p]["server_cpu_ms"]) / (float(o[p]["server_cpu_ms"]) + float(o[p]["helper_cpu_ms"]))  # type: ignore[arg-type]
+               for p in ps]
+        print(f"{label[other]}: throughput {other}/A median {fmt_ci(med(r_o), bootstrap_ci(r_o))}, "
+              f"CPU per request A/{other} {fmt_ci(med(c_o), bootstrap_ci(c_o))}")
+        table[other]["ratio_to_a"] = r_o
     tb = table["B"]
     print(f"PostgreSQL time per request (side B): median {tb['pg_ms_median']:.2f} ms inside PostgreSQL "
           f"(pg_stat_statements, CI [{', '.join(f'{x:.2f}' for x in tb['pg_ms_ci'])}]); "  # type: ignore[union-attr]
