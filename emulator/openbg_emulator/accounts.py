@@ -16,6 +16,13 @@ Storage (SQLAlchemy; SQLite by default under ``$OPENBG_STATE_DIR/openbg.db``):
 * ``free_usage``: free calls used per key and calendar month (UTC).
 * ``improve_usage``: /improve submissions per key and UTC day.
 
+* ``idempotency``: one row per charge made with an ``Idempotency-Key`` (:mod:`openbg_emulator.idempotency`):
+  the key's id and the idempotency key (primary key, so one charge per pair at most), the request's digest,
+  what was charged and when, and the charging request's id. Written in the charge's transaction; a repeat of
+  the same pair within 24 h is not charged again. Rows older than that are replaced and purged.
+* ``openbg_meta``: one-off facts of the database; ``first_key`` marks that a server's first start made (or
+  found) the keys, so that several servers starting at once on an empty database create one ``default`` key.
+
 * ``rate_windows``: the rate-limit window per key (:class:`SqlRateLimiter`), shared by every server process
   on the database: a fixed window that starts at the window's first call and lasts ``window_s`` seconds (60 by
   default, spec §10). One conditional upsert per request counts a request; times come from the database's
@@ -49,6 +56,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Integer,
     MetaData,
@@ -64,6 +72,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from openbg_emulator.idempotency import WINDOW_S, Idempotency, reused
 
 KEY_PREFIX = "obg_"
 MILLI = 1000
@@ -114,6 +125,26 @@ improve_usage = Table(
 )
 
 
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("idem_key", String(255), primary_key=True),  # the client's Idempotency-Key
+    Column("digest", String(64), nullable=False),  # sha256 of the request's fields
+    Column("at_ms", BigInteger, nullable=False, index=True),  # when it was charged (unix ms)
+    Column("credits_milli", BigInteger, nullable=False),  # what was charged (0: a free call)
+    Column("preview", Boolean, nullable=False),  # the result was a preview-tier one
+    Column("request_id", String(64), nullable=True),  # the request that was charged (ledger.request_id)
+)
+
+openbg_meta = Table(
+    "openbg_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
+
 rate_windows = Table(
     "rate_windows",
     metadata,
@@ -157,6 +188,10 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _month() -> str:
     return datetime.now(UTC).strftime("%Y-%m")
 
@@ -183,6 +218,7 @@ class Charge:
     credits: float  # what X-Credits-Charged reports (0 for a free call)
     free: bool
     balance: float
+    replayed: bool = False  # a repeat of an Idempotency-Key charged before: nothing charged now
 
 
 class InsufficientCredits(Exception):
@@ -366,6 +402,7 @@ class Accounts:
                 self.engine.dispose()
                 raise
         self.rate = SqlRateLimiter(self.engine, self._writer, rate_window_s)
+        self._last_purge = time.monotonic()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -409,29 +446,49 @@ class Accounts:
         """Create a key; returns (the key — shown once, never stored, KeyInfo)."""
         if credits < 0:
             raise ValueError("credits must be >= 0")
+        with self._writer.begin() as c:
+            key, kid = self._insert_key(c, name, credits=credits, free_calls=free_calls, rate_limit=rate_limit)
+        info = self.get(kid)
+        assert info is not None
+        return key, info
+
+    @staticmethod
+    def _insert_key(c: Connection, name: str, *, credits: float, free_calls: int | None,
+                    rate_limit: int | None) -> tuple[str, str]:
         key = new_key()
         kid = "k_" + uuid.uuid4().hex[:10]
         milli = to_milli(credits)
         now = _now_iso()
-        with self._writer.begin() as c:
-            c.execute(
-                insert(api_keys).values(
-                    id=kid,
-                    name=name,
-                    key_hash=hash_key(key),
-                    key_hint=key[: len(KEY_PREFIX) + 4],
-                    credits_milli=milli,
-                    free_calls=free_calls,
-                    rate_limit=rate_limit,
-                    created_at=now,
-                )
+        c.execute(
+            insert(api_keys).values(
+                id=kid,
+                name=name,
+                key_hash=hash_key(key),
+                key_hint=key[: len(KEY_PREFIX) + 4],
+                credits_milli=milli,
+                free_calls=free_calls,
+                rate_limit=rate_limit,
+                created_at=now,
             )
-            if milli:
-                c.execute(
-                    insert(ledger).values(
-                        key_id=kid, at=now, kind="grant", delta_milli=milli, balance_milli=milli
-                    )
-                )
+        )
+        if milli:
+            c.execute(insert(ledger).values(key_id=kid, at=now, kind="grant", delta_milli=milli, balance_milli=milli))
+        return key, kid
+
+    def create_first_key(self, name: str = "default", *, credits: float = 100) -> tuple[str, KeyInfo] | None:
+        """At a server's first start on a database without keys: create one key. Several servers starting at
+        once on an empty database create one key between them: the marker row ``openbg_meta.first_key`` is
+        inserted first (``ON CONFLICT DO NOTHING`` on its primary key; a second writer waits for the first's
+        transaction and then inserts nothing), and the key is made in the same transaction, only when there
+        is none yet. None when this process did not create it."""
+        with self._writer.begin() as c:
+            won = c.execute(
+                text("INSERT INTO openbg_meta (name, value) VALUES ('first_key', :v) ON CONFLICT (name) DO NOTHING"),
+                {"v": _now_iso()},
+            ).rowcount == 1
+            if not won or (c.execute(select(func.count()).select_from(api_keys)).scalar() or 0) > 0:
+                return None
+            key, kid = self._insert_key(c, name, credits=credits, free_calls=None, rate_limit=None)
         info = self.get(kid)
         assert info is not None
         return key, info
@@ -506,8 +563,19 @@ class Accounts:
         return self.get(row.id)
 
     # ------------------------------------------------------------------ credits
-    def can_pay(self, info: KeyInfo, credits: float, preview: bool) -> bool:
-        """Pre-check before running the engine (the real guard is the conditional UPDATE in charge)."""
+    def can_pay(self, info: KeyInfo, credits: float, preview: bool, idempotency: Idempotency | None = None) -> bool:
+        """Pre-check before running the engine (the real guard is the conditional UPDATE in charge).
+
+        A repeat of an ``Idempotency-Key`` charged before is paid already: it may have what it had (a preview
+        after a preview, anything after a full-size result), whatever the balance is now; the same key with
+        another request raises 422 ``idempotency_key_reused``.
+        """
+        if idempotency is not None:
+            with self.engine.connect() as c:
+                prior = self._prior(c, info.id, idempotency)
+                c.rollback()
+            if prior is not None:
+                return preview or not prior.preview
         if preview and info.free_calls_left > 0:
             return True
         with self.engine.connect() as c:
@@ -515,11 +583,39 @@ class Accounts:
             c.rollback()
         return bal is not None and bal >= to_milli(credits)
 
-    def charge(self, key_id: str, credits: float, preview: bool, request_id: str | None = None) -> Charge:
+    @staticmethod
+    def _prior(c: Connection, key_id: str, idem: Idempotency):  # type: ignore[no-untyped-def]
+        """The live record of ``idem`` (None when there is none or it is older than the window); raises
+        ``idempotency_key_reused`` when it was recorded for another request."""
+        row = c.execute(select(idempotency).where(idempotency.c.key_id == key_id,
+                                                  idempotency.c.idem_key == idem.key)).first()
+        if row is None or row.at_ms < _now_ms() - WINDOW_S * 1000:
+            return None
+        if row.digest != idem.digest:
+            raise reused()
+        return row
+
+    def charge(self, key_id: str, credits: float, preview: bool, request_id: str | None = None,
+               idempotency: Idempotency | None = None) -> Charge:
         """Charge one result atomically: a free call (previews, while any are left this month) or credits.
 
+        With ``idempotency``, a repeat of a key charged within the window is not charged again
+        (``Charge.replayed``, with the original charge); the record is written in the charge's transaction.
         Raises :class:`InsufficientCredits` when neither is available (nothing changes then).
         """
+        try:
+            return self._charge(key_id, credits, preview, request_id, idempotency)
+        except IntegrityError:
+            if idempotency is None:
+                raise
+            # the same key recorded at the same moment by another writer (the key's row lock makes this all
+            # but impossible): that charge stands, and this one is its replay
+            return self._charge(key_id, credits, preview, request_id, idempotency)
+        finally:
+            self._maybe_purge()
+
+    def _charge(self, key_id: str, credits: float, preview: bool, request_id: str | None,
+                idem: Idempotency | None) -> Charge:
         cost = to_milli(credits)
         now = _now_iso()
         with self._writer.begin() as c:
@@ -529,6 +625,11 @@ class Accounts:
             ).first()
             if row is None:
                 raise InsufficientCredits("unknown key")
+            if idem is not None:
+                prior = self._prior(c, key_id, idem)
+                if prior is not None:
+                    return Charge(from_milli(prior.credits_milli), prior.credits_milli == 0,
+                                  from_milli(row.credits_milli), replayed=True)
             if preview:
                 allowance = row.free_calls if row.free_calls is not None else self.default_free_calls
                 month = _month()
@@ -559,6 +660,7 @@ class Accounts:
                             balance_milli=row.credits_milli, request_id=request_id,
                         )
                     )
+                    self._remember(c, key_id, idem, 0, preview, request_id)
                     return Charge(0.0, True, from_milli(row.credits_milli))
             r = c.execute(
                 update(api_keys)
@@ -574,7 +676,41 @@ class Accounts:
                     request_id=request_id,
                 )
             )
+            self._remember(c, key_id, idem, cost, preview, request_id)
         return Charge(from_milli(cost), False, from_milli(bal))
+
+    @staticmethod
+    def _remember(c: Connection, key_id: str, idem: Idempotency | None, cost: int, preview: bool,
+                  request_id: str | None) -> None:
+        """Record the charge of ``idem`` (in the charge's transaction); an expired record of the pair is
+        replaced. The primary key (key_id, idem_key) refuses a second record of one pair."""
+        if idem is None:
+            return
+        values = {"digest": idem.digest, "at_ms": _now_ms(), "credits_milli": cost, "preview": bool(preview),
+                  "request_id": request_id}
+        r = c.execute(update(idempotency).where(
+            idempotency.c.key_id == key_id, idempotency.c.idem_key == idem.key,
+            idempotency.c.at_ms < _now_ms() - WINDOW_S * 1000).values(**values))
+        if r.rowcount != 1:
+            c.execute(insert(idempotency).values(key_id=key_id, idem_key=idem.key, **values))
+
+    def _maybe_purge(self, every_s: float = 600.0) -> None:
+        """Delete idempotency records older than the window, at most once per ``every_s`` per process."""
+        now = time.monotonic()
+        if now - self._last_purge < every_s:
+            return
+        self._last_purge = now
+        try:
+            with self._writer.begin() as c:
+                c.execute(idempotency.delete().where(idempotency.c.at_ms < _now_ms() - WINDOW_S * 1000))
+        except Exception:  # noqa: BLE001 - housekeeping: the next one tries again
+            self._last_purge = now - every_s / 2
+
+    def idempotency_rows(self, key_id: str) -> list[dict[str, object]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(idempotency).where(idempotency.c.key_id == key_id)).fetchall()
+            c.rollback()
+        return [dict(r._mapping) for r in rows]
 
     def ledger_rows(self, key_id: str) -> list[dict[str, object]]:
         with self.engine.connect() as c:

@@ -10,11 +10,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 EXPOSED_HEADERS = (
     "X-Type, X-Width, X-Height, X-Credits-Charged, X-Foreground-Top, X-Foreground-Left, "
     "X-Foreground-Width, X-Foreground-Height, X-Max-Width, X-Max-Height, X-RateLimit-Limit, "
-    "X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id"
+    "X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, X-Request-Id, Idempotent-Replayed"
 )
 ALLOWED_HEADERS = (
     "X-API-Key, Accept, Content-Type, Authorization, X-Openbg-Force-Status, X-Openbg-Retry-After, "
-    "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token"
+    "X-Openbg-Latency-Ms, X-Openbg-Force-Empty-Balance, X-Openbg-Fail-Times, X-Openbg-Client-Token, Idempotency-Key"
 )
 
 

@@ -78,6 +78,8 @@ CATALOGUE: dict[str, tuple[int, str, str | None]] = {
     "invalid_image_filename": (400, "Invalid image_filename parameter given", None),
     "invalid_tag": (400, "Invalid tag parameter given", None),
     "improve_limit_reached": (400, "Daily limit for the Improvement Program reached", None),
+    "invalid_idempotency_key": (400, "Invalid Idempotency-Key header given", None),  # openbg extension
+    "idempotency_key_reused": (422, "Idempotency-Key reused with a different request", None),  # openbg extension
     # Other statuses.
     "insufficient_credits": (402, "Insufficient credits", None),
     "auth_failed": (403, "API Key invalid", None),

@@ -134,7 +134,7 @@ class MetricsMiddleware:
             REQUESTS.labels(endpoint, str(status), code).inc()
             LATENCY.labels(endpoint, tier).observe(dt)
             charged = headers.get(b"x-credits-charged")
-            if charged:
+            if charged and headers.get(b"idempotent-replayed") != b"true":  # a replay charged nothing now
                 try:
                     CREDITS.inc(float(charged))
                 except ValueError:

@@ -83,8 +83,9 @@ def serve(host: str, port: int, workers: int | None, queue: int | None, test_con
         settings = settings.with_(**changes)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     accounts = _accounts(settings)
-    if accounts.count_keys() == 0:
-        key, info = accounts.create_key("default", credits=100)
+    first = accounts.create_first_key("default", credits=100)  # once per database, however many servers start
+    if first is not None:
+        key, info = first
         click.echo(
             "openbg: first start — created API key 'default' "
             f"(id {info.id}, 100 credits, {info.free_calls} free calls a month).\n"

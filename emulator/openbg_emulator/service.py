@@ -31,7 +31,7 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from openbg_emulator import metrics, urlfetch
+from openbg_emulator import idempotency, metrics, urlfetch
 from openbg_emulator.accounts import (
     Accounts,
     InsufficientCredits,
@@ -231,6 +231,7 @@ class Service:
         key = await self.authenticate(request, ctx)
         controls = await self.controls(request, ctx)
         fields = await read_fields(request, self.limits)
+        idem = idempotency.from_request(request.headers, fields)  # Idempotency-Key: a repeat is not charged twice
         from openbg_emulator.options import parse_options
 
         options = await anyio.to_thread.run_sync(parse_options, fields, limiter=self.io_limiter)
@@ -254,12 +255,12 @@ class Service:
         await self.consume_rate(ctx, plan.rate_cost)
         if controls.empty_balance:
             raise ApiError("insufficient_credits", detail="Forced by X-Openbg-Force-Empty-Balance (emulation control)")
-        can_pay = await self._db(self.accounts.can_pay, key, plan.credits, plan.preview)
+        can_pay = await self._db(self.accounts.can_pay, key, plan.credits, plan.preview, idem)
         # size=auto is "the highest resolution available for the image and the account's credits":
         # with too few credits for a full-size result, a preview (free call or 0.25 credits) it is.
         fallback = plan.fallback
         if not can_pay and fallback is not None and await self._db(self.accounts.can_pay, key, fallback.credits,
-                                                                   fallback.preview):
+                                                                   fallback.preview, idem):
             plan, can_pay = fallback, True
             request.state.openbg_size = "preview"  # what is delivered, for metrics and the access log
         if not can_pay:
@@ -272,7 +273,8 @@ class Service:
             )
         result = await self.pool.run(self.in_engine, partial(self.engine.remove, data, options, plan=plan, bg_image=bg))
         try:
-            charge = await self._db(self.accounts.charge, key.id, plan.credits, plan.preview, ctx.request_id)
+            charge = await self._db(self.accounts.charge, key.id, plan.credits, plan.preview, ctx.request_id,
+                                    idem)
         except InsufficientCredits:
             raise ApiError("insufficient_credits",
                            detail="The balance was used up by concurrent requests; nothing was charged") from None
@@ -291,6 +293,8 @@ class Service:
             "X-Max-Width": str(int(result.max_width)),
             "X-Max-Height": str(int(result.max_height)),
         })
+        if charge.replayed:
+            h[idempotency.REPLAYED] = "true"
         if force_json or wants_json(request.headers.get("accept")):
             body = {"data": {
                 "result_b64": base64.b64encode(result.content).decode("ascii"),

@@ -252,9 +252,14 @@ def test_removebg_success_response(path: str, method: str) -> None:
 def test_every_operation_has_test_headers_and_error_statuses() -> None:
     for path, method, o in operations(SPEC):
         names = [resolve(SPEC, p)["name"] for p in o.get("parameters", [])]
-        assert names == TEST_HEADERS, path
+        # the removal operations also take the Idempotency-Key header (an openbg extension, every server)
+        extra = ["Idempotency-Key"] if (path, method) in REMOVEBG_OPS else []
+        assert names == TEST_HEADERS + extra, path
         for p in o["parameters"]:
             p = resolve(SPEC, p)
+            if p["name"] == "Idempotency-Key":
+                assert p["in"] == "header" and p["required"] is False and p["x-openbg-extension"] is True
+                continue
             assert p["in"] == "header" and p["required"] is False and p["x-openbg-extension"] is True
             assert "Emulator only" in p["description"] and "--test-controls" in p["description"]
         assert {"400", "403", "429", "500", "503"} <= set(o["responses"]), path

@@ -167,3 +167,138 @@ def test_unusable_state_dir_is_one_line_error(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "cannot open the state" in r.stderr and "OPENBG_STATE_DIR" in r.stderr
+
+
+# ----------------------------------------------------------------------------- Idempotency-Key (openbg extension)
+def _post(server, key: str, img: bytes, idem: str | None, **data: str) -> httpx.Response:  # type: ignore[no-untyped-def]
+    headers = {"X-Api-Key": key}
+    if idem is not None:
+        headers["Idempotency-Key"] = idem
+    return httpx.post(f"{server.base_url}/removebg", headers=headers, files={"image_file": ("x.jpg", img)},
+                      data=data or {"size": "preview"}, timeout=120)
+
+
+def test_idempotency_key_repeat_is_answered_but_not_charged_again(live_server, jpeg) -> None:  # type: ignore[no-untyped-def]
+    key = live_server.create_key("idem", credits=2, free_calls=0)
+    kid = live_server.key_info(key).id
+    first = _post(live_server, key, jpeg, "call-1")
+    assert first.status_code == 200, first.text
+    assert first.headers["X-Credits-Charged"] == "0.25" and "Idempotent-Replayed" not in first.headers
+    again = _post(live_server, key, jpeg, "call-1")
+    assert again.status_code == 200, again.text
+    assert again.headers["X-Credits-Charged"] == "0.25" and again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content and again.headers["X-Request-Id"] != first.headers["X-Request-Id"]
+    assert live_server.key_info(key).credits == 1.75
+    # the same key with another request: refused, nothing charged
+    other = _post(live_server, key, synthetic((90, 70), variant=3), "call-1")
+    assert other.status_code == 422 and error_code(other) == "idempotency_key_reused", other.text
+    other = _post(live_server, key, jpeg, "call-1", size="preview", crop="true")
+    assert other.status_code == 422 and error_code(other) == "idempotency_key_reused"
+    # a bad key is a clear 400; a fresh key or none is a new call
+    for bad in ("x" * 256, "two words", ""):
+        r = _post(live_server, key, jpeg, bad)
+        assert r.status_code == 400 and error_code(r) == "invalid_idempotency_key", (bad, r.text)
+    assert _post(live_server, key, jpeg, "call-2").headers["X-Credits-Charged"] == "0.25"
+    assert _post(live_server, key, jpeg, None).headers["X-Credits-Charged"] == "0.25"
+    assert live_server.key_info(key).credits == 1.25
+    rows = live_server.accounts.ledger_rows(kid)
+    assert [r["kind"] for r in rows] == ["grant", "charge", "charge", "charge"]
+    idem = {r["idem_key"]: r for r in live_server.accounts.idempotency_rows(kid)}
+    assert sorted(idem) == ["call-1", "call-2"]
+    assert idem["call-1"]["request_id"] == first.headers["X-Request-Id"] == rows[1]["request_id"]
+    assert idem["call-1"]["credits_milli"] == 250 and idem["call-1"]["preview"] is True
+    # the same Idempotency-Key on another account is another call
+    key2 = live_server.create_key("idem2", credits=1, free_calls=0)
+    r = _post(live_server, key2, jpeg, "call-1")
+    assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers
+    assert live_server.key_info(key2).credits == 0.75
+
+
+def test_idempotent_repeat_is_paid_already_and_delivers_what_was_paid(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A repeat needs no balance (it was paid), and size=auto that fell back to a preview repeats the preview
+    even when the balance has grown since; free calls are replayed as free."""
+    key = live_server.create_key("idem-auto", credits=0.25, free_calls=0)
+    big = synthetic((700, 500), variant=31)
+    first = _post(live_server, key, big, "auto-1", size="auto")
+    assert first.status_code == 200 and first.headers["X-Credits-Charged"] == "0.25"
+    small = (int(first.headers["X-Width"]), int(first.headers["X-Height"]))
+    assert small[0] < 700
+    assert live_server.key_info(key).credits == 0
+    again = _post(live_server, key, big, "auto-1", size="auto")  # balance 0: still answered
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    live_server.accounts.credit(key, 5)
+    again = _post(live_server, key, big, "auto-1", size="auto")
+    assert again.status_code == 200 and again.headers["X-Credits-Charged"] == "0.25"
+    assert (int(again.headers["X-Width"]), int(again.headers["X-Height"])) == small
+    assert live_server.key_info(key).credits == 5
+    assert _post(live_server, key, big, "auto-2", size="auto").headers["X-Credits-Charged"] == "1"
+    free = live_server.create_key("idem-free", credits=0, free_calls=1)
+    assert _post(live_server, free, big, "free-1").headers["X-Credits-Charged"] == "0"
+    r = _post(live_server, free, big, "free-1")
+    assert r.status_code == 200 and r.headers["X-Credits-Charged"] == "0" and r.headers["Idempotent-Replayed"] == "true"
+    assert _post(live_server, free, big, "free-2").status_code == 402  # the one free call was used once
+
+
+def test_idempotency_in_accounts_concurrent_and_window(tmp_path: Path) -> None:
+    """Accounts on SQLite: 8 threads charging one Idempotency-Key at once charge it once; a record older than
+    24 h is replaced (the key is charged again); another digest is refused."""
+    import pytest
+    from openbg_emulator.accounts import Accounts
+    from openbg_emulator.errors import ApiError
+    from openbg_emulator.idempotency import Idempotency, digest
+    from sqlalchemy import text
+
+    acc = Accounts(f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        _key, info = acc.create_key("t", credits=10, free_calls=0)
+        idem = Idempotency("k1", digest({"size": "preview", "image_file": b"abc"}))
+        assert idem.digest != digest({"size": "preview", "image_file": b"abd"})
+        assert idem.digest != digest({"size": "full", "image_file": b"abc"})
+        with cf.ThreadPoolExecutor(8) as ex:
+            charges = list(ex.map(lambda i: acc.charge(info.id, 1.0, False, f"r{i}", idem), range(8)))
+        assert sum(not c.replayed for c in charges) == 1
+        assert {c.credits for c in charges} == {1.0}
+        assert acc.get(info.id).credits == 9  # type: ignore[union-attr]
+        with pytest.raises(ApiError) as err:
+            acc.charge(info.id, 1.0, False, "r9", Idempotency("k1", "0" * 64))
+        assert err.value.code == "idempotency_key_reused" and err.value.status == 422
+        assert acc.can_pay(info, 1.0, False, idem) and acc.can_pay(info, 0.25, True, idem)
+        with acc.engine.begin() as c:  # the record ages past the window
+            c.execute(text("UPDATE idempotency SET at_ms = at_ms - 25 * 3600 * 1000"))
+        c2 = acc.charge(info.id, 1.0, False, "r10", Idempotency("k1", "1" * 64))
+        assert not c2.replayed and acc.get(info.id).credits == 8  # type: ignore[union-attr]
+        rows = acc.idempotency_rows(info.id)
+        assert [(r["idem_key"], r["request_id"]) for r in rows] == [("k1", "r10")]
+        acc._last_purge = 0.0  # housekeeping: records past the window are deleted
+        with acc.engine.begin() as c:
+            c.execute(text("UPDATE idempotency SET at_ms = at_ms - 25 * 3600 * 1000"))
+        acc._maybe_purge(every_s=0)
+        assert acc.idempotency_rows(info.id) == []
+    finally:
+        acc.close()
+
+
+def test_first_key_is_made_once(tmp_path: Path) -> None:
+    """Servers starting at once on one empty database: one `default` key between them (SQLite here; the
+    PostgreSQL case is in tests/scale)."""
+    from openbg_emulator.accounts import Accounts
+
+    url = f"sqlite:///{tmp_path / 'first.db'}"
+    Accounts(url).close()
+    accs = [Accounts(url) for _ in range(6)]
+    try:
+        with cf.ThreadPoolExecutor(6) as ex:
+            made = list(ex.map(lambda a: a.create_first_key("default", credits=100), accs))
+        assert sum(m is not None for m in made) == 1
+        assert [k.name for k in accs[0].list_keys()] == ["default"]
+        assert accs[0].create_first_key("default") is None  # a later start makes none
+    finally:
+        for a in accs:
+            a.close()
+    other = Accounts(f"sqlite:///{tmp_path / 'keys-first.db'}")
+    try:
+        other.create_key("mine", credits=1)  # an operator's key before the first start: no default key
+        assert other.create_first_key("default") is None
+        assert [k.name for k in other.list_keys()] == ["mine"]
+    finally:
+        other.close()

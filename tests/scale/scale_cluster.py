@@ -82,11 +82,15 @@ class Postgres:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, cwd=self.root)
 
-    def init(self, preload: str = "") -> Postgres:
+    def init(self, preload: str = "", listen: tuple[str, ...] = (), trust: tuple[str, ...] = ()) -> Postgres:
+        """``listen``: more addresses than 127.0.0.1; ``trust``: more client networks let in (CIDR)."""
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "openbg", "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
+        if trust:
+            with open(self.data / "pg_hba.conf", "a") as f:
+                f.write("".join(f"host all all {net} trust\n" for net in trust))
         with open(self.data / "postgresql.conf", "a") as f:
-            f.write(f"\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+            f.write(f"\nlisten_addresses = '{','.join(('127.0.0.1', *listen))}'\nport = {self.port}\n"
                     f"unix_socket_directories = '{self.root}'\nmax_connections = 200\n"
                     "fsync = on\nshared_buffers = 64MB\n")
             if preload:
@@ -111,17 +115,22 @@ class Postgres:
 class Server:
     """One ``openbg serve`` process."""
 
-    def __init__(self, root: Path, name: str, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, root: Path, name: str, env: dict[str, str], port: int | None = None,
+                 netns: Netns | None = None) -> None:
         self.name = name
         self.port = port or free_port()
-        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.netns = netns
+        self.host = netns.ip if netns is not None else "127.0.0.1"
+        self.root_url = f"http://{self.host}:{self.port}"
         self.log_path = root / f"{name}.log"
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "openbg_emulator.server_cli", "serve", "--host", self.host,
                "--port", str(self.port), "--log-level", "info"]
+        if self.netns is not None:  # `ip netns exec` execs the server itself: proc.pid is the server's pid
+            cmd = ["ip", "netns", "exec", self.netns.name, *cmd]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
 
@@ -150,6 +159,50 @@ class Server:
                 self.proc.wait(10)
         if hasattr(self, "_log"):
             self._log.close()
+
+
+class Netns:
+    """A network namespace joined to this one by a veth pair, standing for another host: the server in it
+    has its own network stack and reaches PostgreSQL and is reached by nginx over the veth link (host side
+    ``host_ip``, namespace side ``ip``, a /30 of 10.233.0.0/16), never over loopback. Needs root (or
+    CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2; :meth:`unavailable` says why not."""
+
+    def __init__(self, index: int) -> None:
+        tag = f"{os.getpid() % 10000}x{index}"
+        self.name = f"openbg-{tag}"
+        self.host_if, self.ns_if = f"obh{tag}", f"obn{tag}"  # interface names: at most 15 characters
+        base = 4 * index
+        self.net = f"10.233.{os.getpid() % 250}"
+        self.host_ip, self.ip = f"{self.net}.{base + 1}", f"{self.net}.{base + 2}"
+
+    @staticmethod
+    def unavailable() -> str | None:
+        if shutil.which("ip") is None:
+            return "iproute2's ip is not installed"
+        probe = f"openbg-probe-{os.getpid()}"
+        r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            return f"cannot create a network namespace: {r.stderr.strip()}"
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
+        return None
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
+
+    def up(self) -> Netns:
+        self._ip("netns", "add", self.name)
+        self._ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+        self._ip("link", "set", self.ns_if, "netns", self.name)
+        self._ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+        self._ip("link", "set", self.host_if, "up")
+        self._ip("-n", self.name, "addr", "add", f"{self.ip}/30", "dev", self.ns_if)
+        self._ip("-n", self.name, "link", "set", self.ns_if, "up")
+        self._ip("-n", self.name, "link", "set", "lo", "up")
+        return self
+
+    def down(self) -> None:
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
 
 
 def render_nginx(template: Path, *, listen: str, upstreams: list[str], prefix: Path) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,6 +27,29 @@ def assert_ledger_matches(dep: Deployment, kid: str, start_balance: float, oks: 
     assert sorted(str(r["request_id"]) for r in results) == sorted(r.headers["X-Request-Id"] for r in oks)
     spent_milli = -sum(int(r["delta_milli"]) for r in results)  # type: ignore[call-overload]
     assert spent_milli == round(sum(float(r.headers["X-Credits-Charged"]) for r in oks) * 1000)
+    assert round(dep.balance(kid) * 1000) == grants - spent_milli
+    assert round(start_balance * 1000) == grants
+
+
+def assert_charged_once(dep: Deployment, kid: str, start_balance: float, calls: dict[str, httpx.Response]) -> None:
+    """Calls made with an Idempotency-Key each (``calls``: key → the 200 its client finally got): every
+    200 is charged exactly once, as its X-Credits-Charged says; nothing is charged without a 200 of the same
+    Idempotency-Key; nothing is charged twice; the ledger's sum equals the balance change."""
+    rows = dep.ledger(kid)
+    grants = sum(int(r["delta_milli"]) for r in rows if r["kind"] == "grant")  # type: ignore[call-overload]
+    charges = [r for r in rows if r["kind"] in ("charge", "free")]
+    records = {str(r["request_id"]): r for r in dep.accounts.idempotency_rows(kid)}  # type: ignore[attr-defined]
+    missing = [r for r in charges if str(r["request_id"]) not in records]
+    assert not missing, f"charges without an Idempotency-Key record: {missing[:3]}"
+    charged = [str(records[str(r["request_id"])]["idem_key"]) for r in charges]
+    doubled = [k for k, n in Counter(charged).items() if n > 1]
+    assert not doubled, f"charged twice: {doubled}"
+    assert set(charged) == set(calls), (f"charged without a 200: {sorted(set(charged) - set(calls))[:3]}; "
+                                        f"200 without a charge: {sorted(set(calls) - set(charged))[:3]}")
+    for r in charges:
+        key = str(records[str(r["request_id"])]["idem_key"])
+        assert -int(r["delta_milli"]) == round(float(calls[key].headers["X-Credits-Charged"]) * 1000)  # type: ignore[call-overload]
+    spent_milli = -sum(int(r["delta_milli"]) for r in charges)  # type: ignore[call-overload]
     assert round(dep.balance(kid) * 1000) == grants - spent_milli
     assert round(start_balance * 1000) == grants
 
@@ -115,11 +139,15 @@ def test_metrics_and_access_log(deployment: Deployment) -> None:
 
 @dataclass
 class Load:
-    """Clients that retry through nginx until they get a result (as a real client with backoff would)."""
+    """Clients that retry through nginx until they get a result (as a real client with backoff would). Each
+    call has a fresh Idempotency-Key, sent again with each of its retries, as the openbg client does; a call
+    that started is retried to its 200 even after ``stop`` (a client does not drop a call it may have paid)."""
 
     url: str
     key: str
     oks: list[httpx.Response] = field(default_factory=list)
+    calls: dict[str, httpx.Response] = field(default_factory=dict)  # Idempotency-Key -> the call's 200
+    replays: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     bad: list[str] = field(default_factory=list)
@@ -130,10 +158,18 @@ class Load:
     def client(self, n: int) -> None:
         img = small_image()
         with httpx.Client(timeout=30) as c:
-            while not self.stop.is_set():
+            idem: str | None = None  # the call in progress
+            give_up = 0.0
+            while idem is not None or not self.stop.is_set():
+                if idem is None:
+                    idem, give_up = str(uuid.uuid4()), time.monotonic() + 120
+                elif time.monotonic() > give_up:
+                    with self.lock:
+                        self.bad.append(f"call {idem} got no 200 in 120 s")
+                    return
                 t0 = time.monotonic()
                 try:
-                    r = c.post(f"{self.url}/removebg", headers={"X-Api-Key": self.key},
+                    r = c.post(f"{self.url}/removebg", headers={"X-Api-Key": self.key, "Idempotency-Key": idem},
                                files={"image_file": img}, data={"size": "preview"})
                 except httpx.HTTPError as e:
                     with self.lock:
@@ -146,12 +182,16 @@ class Load:
                     self.statuses[r.status_code] += 1
                     if r.status_code == 200:
                         self.oks.append(r)
+                        self.calls[idem] = r
+                        self.replays += r.headers.get("Idempotent-Replayed") == "true"
+                        idem = None
                     elif r.status_code == 503:
                         body = r.json()
                         if "Retry-After" not in r.headers or body["errors"][0]["code"] != "server_busy":
                             self.bad.append(f"503 without Retry-After/code: {r.headers} {r.text}")
                     else:
                         self.bad.append(f"{r.status_code}: {r.text[:200]}")
+                        idem = None
                 if r.status_code == 503:
                     time.sleep(min(float(r.headers.get("Retry-After", "1")), 0.5))  # short for the test
 
@@ -193,26 +233,99 @@ def test_postgres_stopped_and_restarted_under_load(deployment: Deployment) -> No
     assert during[503] > 0, during
     assert set(load.statuses) <= {200, 503}
     assert load.slowest < 15, "no request hangs while the database is away"
-    assert_ledger_matches(deployment, kid, 1000, load.oks)
+    assert_charged_once(deployment, kid, 1000, load.calls)
+
+
+def big_noisy_image(size: tuple[int, int] = (2000, 1500)) -> bytes:
+    """A photo whose full-size PNG result is ~9 MB (noise inside a large subject): far more than the socket
+    buffers hold, so a server answering it is still sending when the client has not read yet."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    w, h = size
+    rng = np.random.default_rng(5)
+    noise = Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+    im = Image.new("RGB", size, (235, 235, 235))
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).ellipse((w * 0.05, h * 0.03, w * 0.95, h * 0.97), fill=255)
+    im.paste(noise, (0, 0), mask)
+    b = io.BytesIO()
+    im.save(b, "PNG")
+    return b.getvalue()
 
 
 def test_kill_9_of_one_server_under_load(deployment: Deployment) -> None:
+    """``kill -9`` of one server while clients retry through nginx. One call is made to be charged and then
+    lost: a ~9 MB answer from the victim, read by nobody until the victim has committed its charge and been
+    killed mid-answer; its retry through nginx (same Idempotency-Key) is answered by another server as a
+    replay. Then: every 200 the clients got is charged exactly once, no charge without a 200 of the same
+    Idempotency-Key, nothing charged twice, and the ledger adds up."""
     key, kid = deployment.create_key("kill", credits=1000)
     load = Load(deployment.url, key)
     threads = load.run(6)
     assert wait_until(lambda: load.ok_count() >= 10, 30)
     victim = deployment.servers[0]
+    big, idem = big_noisy_image(), "lost-answer-" + uuid.uuid4().hex
+    killed = threading.Event()
+    lost: dict[str, object] = {}
+
+    def lost_call() -> None:
+        headers = {"X-Api-Key": key, "Idempotency-Key": idem}
+        with httpx.Client(timeout=120) as c:
+            try:
+                with c.stream("POST", f"{victim.root_url}/v1.0/removebg", headers=headers,
+                              files={"image_file": big}, data={"size": "full"}) as r:
+                    lost["status"] = r.status_code
+                    killed.wait(120)  # read nothing until the victim is dead
+                    r.read()
+                lost["complete"] = True
+            except httpx.HTTPError as e:
+                lost["error"] = type(e).__name__
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # the client's retry, through nginx, with the same key
+                try:
+                    r = c.post(f"{deployment.url}/removebg", headers=headers, files={"image_file": big},
+                               data={"size": "full"})
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+                    continue
+                if r.status_code == 200:
+                    with load.lock:
+                        load.calls[idem] = r
+                        load.replays += r.headers.get("Idempotent-Replayed") == "true"
+                    lost["retry"] = r
+                    return
+                time.sleep(0.5)
+
+    lost_thread = threading.Thread(target=lost_call, daemon=True)
+    lost_thread.start()
+
+    def charged() -> bool:
+        return any(r["idem_key"] == idem for r in deployment.accounts.idempotency_rows(kid))  # type: ignore[attr-defined]
+
+    committed = wait_until(charged, 90)
     victim.kill()
+    killed.set()
     n_at_kill = load.ok_count()
     progressed = wait_until(lambda: load.ok_count() >= n_at_kill + 20, 30)
     load.stop.set()
-    for t in threads:
-        t.join(60)
-    print(f"\nkill -9 under load: statuses {dict(load.statuses)}, client errors {load.errors}")
+    for t in [*threads, lost_thread]:
+        t.join(150)
+    retry = lost.get("retry")
+    print(f"\nkill -9 under load: statuses {dict(load.statuses)}, client errors {Counter(load.errors)}, "
+          f"{len(load.calls)} calls, {load.replays} answered as replays; the lost call: "
+          f"{ {k: v for k, v in lost.items() if k != 'retry'} }, its retry "
+          f"{getattr(retry, 'status_code', None)} replayed={getattr(retry, 'headers', {}).get('Idempotent-Replayed')}")
+    assert committed, "the victim never charged the big call"
+    assert "complete" not in lost and "error" in lost, f"the victim's answer was not cut by the kill: {lost}"
+    assert isinstance(retry, httpx.Response), "the lost call's retry got no 200"
+    assert retry.headers.get("Idempotent-Replayed") == "true" and retry.headers["X-Credits-Charged"] == "1"
     assert progressed, f"clients through nginx got no results after the kill: {dict(load.statuses)}"
     assert not load.bad, load.bad[:5]
     assert set(load.statuses) <= {200, 503}
-    assert_ledger_matches(deployment, kid, 1000, load.oks)
+    assert_charged_once(deployment, kid, 1000, load.calls)
     victim.start()  # leave the deployment as it was
     victim.wait_ready()
 

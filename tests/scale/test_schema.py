@@ -32,7 +32,8 @@ def make_legacy(db: Path) -> None:
     """A database as openbg made it before migrations: the four tables, no alembic_version, one key."""
     engine = create_engine(f"sqlite:///{db}")
     with engine.begin() as c:
-        metadata.create_all(c, tables=[t for t in metadata.sorted_tables if t.name != "rate_windows"])
+        metadata.create_all(c, tables=[t for t in metadata.sorted_tables
+                                       if t.name not in ("rate_windows", "idempotency", "openbg_meta")])
         c.execute(text("INSERT INTO api_keys (id, name, key_hash, key_hint, credits_milli, created_at) "
                        "VALUES ('k_old', 'old', 'x', 'obg_', 7000, '2026-01-01')"))
     engine.dispose()
@@ -86,9 +87,11 @@ def test_older_and_newer_revisions_are_refused(tmp_path: Path) -> None:
     migrations.upgrade(url)
     engine = create_engine(url)
     with engine.begin() as c:
-        c.execute(text("DROP TABLE rate_windows"))
+        for table in ("rate_windows", "idempotency", "openbg_meta"):
+            c.execute(text(f"DROP TABLE {table}"))
         c.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    with pytest.raises(migrations.SchemaError, match=r"revision 0001, this openbg needs 0002: run `openbg db upgrade`"):
+    with pytest.raises(migrations.SchemaError,
+                       match=rf"revision 0001, this openbg needs {migrations.HEAD}: run `openbg db upgrade`"):
         Accounts(url)
     assert migrations.upgrade(url) == ("0001", migrations.HEAD)
     Accounts(url).close()

@@ -202,3 +202,21 @@ def test_garbage_is_not_a_hang() -> None:
             c.account()
     finally:
         server.close()
+
+
+def test_a_retry_after_a_lost_answer_is_charged_once(live_server: Any, fault_proxy: Any, warm_photo: bytes) -> None:
+    """The server charged, then the connection dropped mid-answer: the client's retry carries the same
+    Idempotency-Key, so it is answered as a replay and not charged again. A second call is a new call."""
+    key = live_server.create_key("lost-answer", credits=2, free_calls=0)
+    policy = RetryPolicy(retries=3, backoff_base=0.01)
+    dropping = fault_proxy(kill=lambda n: n == 1)
+    with RemoveBg(key, dropping.base_url(), retry_policy=policy) as c:
+        result = c.remove_background(warm_photo)
+        assert dropping.killed == 1 and dropping.requests == 2
+        assert result.credits_charged == 0.25
+        assert c.account().credits.total == 1.75  # charged once, not twice
+        c.remove_background(warm_photo)  # the same image again: a new call with a fresh key
+        assert c.account().credits.total == 1.5
+    rows = live_server.accounts.idempotency_rows(live_server.key_info(key).id)
+    assert len(rows) == 2 and len({r["idem_key"] for r in rows}) == 2
+    assert all(len(str(r["idem_key"])) == 36 for r in rows)  # UUIDs

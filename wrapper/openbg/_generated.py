@@ -244,18 +244,19 @@ async def _call_async(send: Callable[[], Awaitable[Response[Any]]]) -> RawRespon
         _current.reset(token)
 
 
-def removebg_sync(client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]) -> RawResponse:
+def removebg_sync(client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str],
+                  idempotency_key: str) -> RawResponse:
     """``POST /removebg`` through ``remove_background.sync_detailed``."""
-    return _call_sync(lambda: remove_background.sync_detailed(client=client, body=removebg_body(src, bg, fields)))
+    return _call_sync(lambda: remove_background.sync_detailed(
+        client=client, body=removebg_body(src, bg, fields), idempotency_key=idempotency_key))
 
 
 async def removebg_async(
-    client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str]
+    client: AuthenticatedClient, src: Source, bg: Source | None, fields: Mapping[str, str], idempotency_key: str
 ) -> RawResponse:
     """``POST /removebg`` through ``remove_background.asyncio_detailed``."""
-    return await _call_async(
-        lambda: remove_background.asyncio_detailed(client=client, body=removebg_body(src, bg, fields))
-    )
+    return await _call_async(lambda: remove_background.asyncio_detailed(
+        client=client, body=removebg_body(src, bg, fields), idempotency_key=idempotency_key))
 
 
 def account_sync(client: AuthenticatedClient) -> RawResponse:

@@ -5,7 +5,9 @@ build the generated request models from one :class:`~openbg.RemovalOptions`, cal
 the generated ``sync_detailed`` / ``asyncio_detailed`` functions, and turn the
 generated ``Response`` (its ``parsed`` model) into a :class:`~openbg.results.Result`,
 an :class:`~openbg.results.Account` or a :class:`~openbg.errors.RemoveBgError`,
-retrying as :class:`~openbg.RetryPolicy` says.
+retrying as :class:`~openbg.RetryPolicy` says. Each removal sends a
+fresh ``Idempotency-Key`` (the same for all its retries), so that an openbg server charges a retried call
+once even when an earlier answer was lost.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self
 
@@ -258,7 +261,8 @@ class RemoveBg(_Base):
     def remove_background_with(self, image: ImageInput, options: RemovalOptions) -> Result:
         """:meth:`remove_background` with its options given as one :class:`RemovalOptions`."""
         src, bg, fields = self._removebg_request(image, options)
-        resp = self._call("removebg", lambda: gen.removebg_sync(self._generated, src, bg, fields))
+        idem = str(uuid.uuid4())  # one Idempotency-Key per call, the same for its retries: charged once
+        resp = self._call("removebg", lambda: gen.removebg_sync(self._generated, src, bg, fields, idem))
         return self._result(resp, options.prefer_zip)
 
     def account(self) -> Account:
@@ -320,7 +324,8 @@ class AsyncRemoveBg(_Base):
     async def remove_background_with(self, image: ImageInput, options: RemovalOptions) -> Result:
         """:meth:`remove_background` with its options given as one :class:`RemovalOptions`."""
         src, bg, fields = self._removebg_request(image, options)
-        resp = await self._call("removebg", lambda: gen.removebg_async(self._generated, src, bg, fields))
+        idem = str(uuid.uuid4())  # one Idempotency-Key per call, the same for its retries: charged once
+        resp = await self._call("removebg", lambda: gen.removebg_async(self._generated, src, bg, fields, idem))
         if options.prefer_zip:
             return await asyncio.to_thread(self._result, resp, True)
         return self._result(resp, False)

@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
-HEAD = "0002"
-REVISIONS = ("0001", "0002")  # oldest first; a revision not here is newer than this openbg
+HEAD = "0003"
+REVISIONS = ("0001", "0002", "0003")  # oldest first; a revision not here is newer than this openbg
 LOCK_ID = 0x6F62_6700  # PostgreSQL advisory lock held while upgrading ("obg\0")
 
 _version_meta = MetaData()

@@ -25,6 +25,7 @@ def _get_kwargs(
     x_openbg_force_empty_balance: bool | Unset = UNSET,
     x_openbg_fail_times: int | Unset = UNSET,
     x_openbg_client_token: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     if not isinstance(x_openbg_force_status, Unset):
@@ -46,6 +47,9 @@ def _get_kwargs(
 
     if not isinstance(x_openbg_client_token, Unset):
         headers["X-Openbg-Client-Token"] = x_openbg_client_token
+
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
 
     _kwargs: dict[str, Any] = {
         "method": "post",
@@ -106,6 +110,11 @@ def _parse_response(
 
         return response_415
 
+    if response.status_code == 422:
+        response_422 = Error.from_dict(response.json())
+
+        return response_422
+
     if response.status_code == 429:
         response_429 = Error.from_dict(response.json())
 
@@ -148,6 +157,7 @@ def sync_detailed(
     x_openbg_force_empty_balance: bool | Unset = UNSET,
     x_openbg_fail_times: int | Unset = UNSET,
     x_openbg_client_token: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | File]:
     """Remove the background of an image
 
@@ -179,6 +189,7 @@ def sync_detailed(
         x_openbg_force_empty_balance (bool | Unset):
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
+        idempotency_key (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
             400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
@@ -204,6 +215,7 @@ def sync_detailed(
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
         x_openbg_fail_times=x_openbg_fail_times,
         x_openbg_client_token=x_openbg_client_token,
+        idempotency_key=idempotency_key,
     )
 
     response = client.get_httpx_client().request(
@@ -223,6 +235,7 @@ def sync(
     x_openbg_force_empty_balance: bool | Unset = UNSET,
     x_openbg_fail_times: int | Unset = UNSET,
     x_openbg_client_token: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Error | File | None:
     """Remove the background of an image
 
@@ -254,6 +267,7 @@ def sync(
         x_openbg_force_empty_balance (bool | Unset):
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
+        idempotency_key (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
             400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
@@ -280,6 +294,7 @@ def sync(
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
         x_openbg_fail_times=x_openbg_fail_times,
         x_openbg_client_token=x_openbg_client_token,
+        idempotency_key=idempotency_key,
     ).parsed
 
 
@@ -293,6 +308,7 @@ async def asyncio_detailed(
     x_openbg_force_empty_balance: bool | Unset = UNSET,
     x_openbg_fail_times: int | Unset = UNSET,
     x_openbg_client_token: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | File]:
     """Remove the background of an image
 
@@ -324,6 +340,7 @@ async def asyncio_detailed(
         x_openbg_force_empty_balance (bool | Unset):
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
+        idempotency_key (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
             400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
@@ -349,6 +366,7 @@ async def asyncio_detailed(
         x_openbg_force_empty_balance=x_openbg_force_empty_balance,
         x_openbg_fail_times=x_openbg_fail_times,
         x_openbg_client_token=x_openbg_client_token,
+        idempotency_key=idempotency_key,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -366,6 +384,7 @@ async def asyncio(
     x_openbg_force_empty_balance: bool | Unset = UNSET,
     x_openbg_fail_times: int | Unset = UNSET,
     x_openbg_client_token: str | Unset = UNSET,
+    idempotency_key: str | Unset = UNSET,
 ) -> Error | File | None:
     """Remove the background of an image
 
@@ -397,6 +416,7 @@ async def asyncio(
         x_openbg_force_empty_balance (bool | Unset):
         x_openbg_fail_times (int | Unset):
         x_openbg_client_token (str | Unset):
+        idempotency_key (str | Unset):
         body (RemoveBgMultipart): `POST /removebg` as `multipart/form-data` (the only encoding
             that carries files). Exactly one of `image_file`, `image_file_b64` and `image_url` (else
             400 `missing_source` / `multiple_sources`), and at most one of `bg_image_file`,
@@ -424,5 +444,6 @@ async def asyncio(
             x_openbg_force_empty_balance=x_openbg_force_empty_balance,
             x_openbg_fail_times=x_openbg_fail_times,
             x_openbg_client_token=x_openbg_client_token,
+            idempotency_key=idempotency_key,
         )
     ).parsed
