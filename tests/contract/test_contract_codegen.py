@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from spec_tools import REPO, load_spec, operations
+
+from tests.contract.spec_tools import REPO, load_spec, operations
 
 SPEC = load_spec()
 BIN = Path(sys.executable).parent

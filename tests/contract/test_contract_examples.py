@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from spec_tools import deref, load_spec, oas30_to_jsonschema, resolve, validator_for
+
+from tests.contract.spec_tools import deref, load_spec, oas30_to_jsonschema, resolve, validator_for
 
 SPEC = load_spec()
 

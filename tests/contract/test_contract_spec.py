@@ -7,7 +7,16 @@ import pytest
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 from openbg_emulator.errors import CATALOGUE
-from spec_tools import SPEC_PATH, deref, enum_values, load_spec, object_properties, operations, resolve
+
+from tests.contract.spec_tools import (
+    SPEC_PATH,
+    deref,
+    enum_values,
+    load_spec,
+    object_properties,
+    operations,
+    resolve,
+)
 
 SPEC = load_spec()
 REMOVEBG_OPS = [("/removebg", "post"), ("/removebg.json", "post")]
@@ -362,7 +371,7 @@ def test_spec_notes_pointers_resolve() -> None:
     """Every JSON pointer in the table of docs/engineering/spec-notes.md points at something in openapi.yaml."""
     import re
 
-    from spec_tools import REPO
+    from tests.contract.spec_tools import REPO
 
     text = (REPO / "docs" / "engineering" / "spec-notes.md").read_text(encoding="utf-8")
     table = text.split("## Spec item → where in openapi.yaml", 1)[1].split("\n## ", 1)[0]

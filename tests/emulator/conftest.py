@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from emu_helpers import synthetic
+
+from tests.emulator.emu_helpers import synthetic
 
 
 @pytest.fixture(scope="session")

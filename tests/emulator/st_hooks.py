@@ -12,7 +12,8 @@ import base64
 from typing import Any
 
 import schemathesis
-from emu_helpers import synthetic
+
+from tests.emulator.emu_helpers import synthetic
 
 IMAGE = synthetic((160, 120))
 IMAGE_B64 = base64.b64encode(IMAGE).decode()

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
-from emu_helpers import error_code, synthetic
+
+from tests.emulator.emu_helpers import error_code, synthetic
 
 
 def free_port() -> int:

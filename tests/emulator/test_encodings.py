@@ -9,8 +9,9 @@ import zipfile
 
 import httpx
 import pytest
-from emu_helpers import assert_cutout, error_code
 from PIL import Image
+
+from tests.emulator.emu_helpers import assert_cutout, error_code
 
 HEADERS_ALWAYS = ("X-Width", "X-Height", "X-Credits-Charged", "X-Foreground-Top", "X-Foreground-Left",
                   "X-Foreground-Width", "X-Foreground-Height", "X-Max-Width", "X-Max-Height",

@@ -11,8 +11,9 @@ import time
 
 import httpx
 import pytest
-from emu_helpers import error_code, png_declaring, synthetic
 from PIL import Image
+
+from tests.emulator.emu_helpers import error_code, png_declaring, synthetic
 
 
 def _alive(server) -> bool:  # type: ignore[no-untyped-def]

@@ -9,7 +9,8 @@ import uuid
 
 import httpx
 import pytest
-from emu_helpers import error_code
+
+from tests.emulator.emu_helpers import error_code
 
 
 @pytest.fixture(scope="module")

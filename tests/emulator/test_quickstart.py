@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 import requests
-from emu_helpers import assert_cutout
+
+from tests.emulator.emu_helpers import assert_cutout
 
 
 @pytest.fixture(scope="module")

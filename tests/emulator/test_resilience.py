@@ -13,10 +13,11 @@ import threading
 import time
 
 import httpx
-from emu_helpers import error_code
 from openbg_emulator.app import create_app, open_accounts
 from openbg_emulator.engine import Engine
 from openbg_emulator.settings import Settings
+
+from tests.emulator.emu_helpers import error_code
 
 
 class FaultyEngine(Engine):

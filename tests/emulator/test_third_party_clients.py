@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from emu_helpers import BACKGROUND_POINT, SUBJECT_POINT, assert_cutout
 from PIL import Image
+
+from tests.emulator.emu_helpers import BACKGROUND_POINT, SUBJECT_POINT, assert_cutout
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"

@@ -14,9 +14,10 @@ import time
 
 import httpx
 import pytest
-from emu_helpers import error_code
 from openbg_emulator import urlfetch
 from openbg_emulator.errors import ApiError
+
+from tests.emulator.emu_helpers import error_code
 
 IMAGE = b"\x89PNG\r\n\x1a\n fake image bytes"
 

@@ -222,10 +222,11 @@ def test_fast_enough() -> None:
 
 def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     # type_level=none with one shadow (kind and opacity) for every type needs no class; by type it does
-    from engine_images import astronaut_jpeg, engine_for
     from openbg_emulator.engine import Result
     from openbg_emulator.options import parse_options
     from openbg_emulator.settings import Settings
+
+    from tests.engine.engine_images import astronaut_jpeg, engine_for
 
     calls: list[str] = []
     real = C.classify

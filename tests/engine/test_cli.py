@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from engine_images import astronaut_jpeg, encode, engine_for
 from openbg import RemovalOptions
 from openbg.cli import main
 from openbg_emulator import cli
 from PIL import Image
+
+from tests.engine.engine_images import astronaut_jpeg, encode, engine_for
 
 
 def test_commands_registered() -> None:

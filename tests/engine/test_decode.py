@@ -8,11 +8,12 @@ import zlib
 
 import numpy as np
 import pytest
-from engine_images import encode
 from openbg_emulator.errors import ApiError
 from openbg_emulator.pipeline import decode as dec
 from PIL import Image, ImageCms
 from skimage import data
+
+from tests.engine.engine_images import encode
 
 
 def png_header_only(w: int, h: int) -> bytes:

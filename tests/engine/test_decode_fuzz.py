@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 
 import pytest
-from engine_images import encode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openbg_emulator.errors import ApiError
 from openbg_emulator.pipeline import decode as dec
 from skimage import data
+
+from tests.engine.engine_images import encode
 
 
 @functools.cache

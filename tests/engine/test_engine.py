@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from engine_images import astronaut_2400x1600, astronaut_jpeg, decode_result, encode, engine_for
 from openbg_emulator import engine
 from openbg_emulator.errors import ApiError
 from openbg_emulator.options import SHADOW_TYPES, Length, Margin, Options, Roi, Shadow
@@ -19,6 +18,8 @@ from openbg_emulator.planning import ImageInfo
 from openbg_emulator.settings import Settings
 from PIL import Image
 from skimage import data
+
+from tests.engine.engine_images import astronaut_2400x1600, astronaut_jpeg, decode_result, encode, engine_for
 
 
 def run(**kw: object) -> engine.Result:

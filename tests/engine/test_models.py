@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_images import engine_for
 from openbg_emulator import fast_model, model_store, segmenter
 from openbg_emulator.engine import Engine
 from openbg_emulator.settings import Settings
 from skimage import data
+
+from tests.engine.engine_images import engine_for
 
 
 def test_installed_and_listed() -> None:

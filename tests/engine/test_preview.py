@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_images import astronaut_2400x1600, encode, engine_for
 from openbg_emulator import engine
 from openbg_emulator.options import Options
 from openbg_emulator.planning import ImageInfo, plan
 from openbg_emulator.settings import Settings
 from PIL import Image
 from skimage import data
+
+from tests.engine.engine_images import astronaut_2400x1600, encode, engine_for
 
 
 def _alpha(res: engine.Result) -> np.ndarray:

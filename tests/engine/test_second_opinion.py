@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_images import astronaut_jpeg, engine_for
 from openbg_emulator import extra_models
 from openbg_emulator.engine import Engine
 from openbg_emulator.options import parse_options
 from openbg_emulator.pipeline import second_opinion as so
 from openbg_emulator.settings import Settings
 from PIL import Image, ImageDraw, ImageFilter
+
+from tests.engine.engine_images import astronaut_jpeg, engine_for
 
 
 def _frame(h: int = 200, w: int = 300) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from corpus import BG, JPEG, answer, cases
+
+from tests.golden.corpus import BG, JPEG, answer, cases
 
 GOLDEN = Path(__file__).with_name("golden.json")
 ENV = {"OPENBG_RUNTIME": "onnxruntime", "OPENBG_PRECISION": "f32", "OPENBG_RATE_WINDOW_S": "3600",

@@ -13,8 +13,6 @@ Every server listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,22 +21,8 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from rel_helpers import RawServer, photo, respond
-
-
-def _root_conftest() -> Any:
-    spec = importlib.util.spec_from_file_location("openbg_tests_root_conftest", HERE.parent / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ROOT = _root_conftest()
-EmulatorServer = ROOT.EmulatorServer
+from tests.conftest import EmulatorServer
+from tests.reliability.rel_helpers import RawServer, photo, respond
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from rel_helpers import (
+
+from tests.reliability.rel_helpers import (
     NOT_IMAGES,
     animated,
     cmyk_jpeg,

@@ -32,7 +32,8 @@ from typing import Any
 
 import httpx
 import pytest
-from rel_helpers import error_code, photo
+
+from tests.reliability.rel_helpers import error_code, photo
 
 pytestmark = pytest.mark.slow
 

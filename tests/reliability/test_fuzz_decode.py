@@ -15,7 +15,8 @@ from openbg_emulator.errors import ApiError
 from openbg_emulator.pipeline import decode as dec
 from openbg_emulator.settings import Settings
 from PIL import Image
-from rel_helpers import jpeg_with_exif, palette_png_transparent, photo, png_16bit
+
+from tests.reliability.rel_helpers import jpeg_with_exif, palette_png_transparent, photo, png_16bit
 
 SETTINGS = Settings()
 ENGINE = Engine(SETTINGS)  # probe loads no model

@@ -24,7 +24,8 @@ import httpx
 import psutil
 import pytest
 from openbg_emulator import accounts as accounts_mod
-from rel_helpers import _chunk, error_code, photo
+
+from tests.reliability.rel_helpers import _chunk, error_code, photo
 
 P = photo()
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from rel_helpers import photo
+
+from tests.reliability.rel_helpers import photo
 
 DEADLINE = 2.0  # the deadline_server's header and body timeouts
 SLACK = 4.0  # a loaded 2-core machine: the timer may fire late, the answer may take a while to arrive

@@ -22,7 +22,8 @@ from openbg import (
     RetryPolicy,
     ServerError,
 )
-from rel_helpers import RawServer, photo, respond
+
+from tests.reliability.rel_helpers import RawServer, photo, respond
 
 IMG = photo((32, 24))
 RETRIES = 2

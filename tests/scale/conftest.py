@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scale_cluster import Deployment, Nginx, Postgres, Server, db_upgrade, server_env, small_image
+
+from tests.scale.scale_cluster import Deployment, Nginx, Postgres, Server, db_upgrade, server_env, small_image
 
 
 @pytest.fixture(scope="package")

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
-from scale_cluster import Deployment, post_many, small_image, wait_until
+
+from tests.scale.scale_cluster import Deployment, post_many, small_image, wait_until
 
 
 def codes(responses: list[httpx.Response]) -> Counter[int]:

@@ -7,7 +7,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from scale_cluster import Deployment, Server, db_upgrade, server_env, small_image, wait_until
+
+from tests.scale.scale_cluster import Deployment, Server, db_upgrade, server_env, small_image, wait_until
 
 
 def _post(url: str, key: str, idem: str, image: bytes) -> httpx.Response:

@@ -9,8 +9,9 @@ import pytest
 from openbg_emulator.app import create_app
 from openbg_emulator.metrics import start_separate
 from openbg_emulator.settings import Settings
-from scale_cluster import free_port
 from starlette.testclient import TestClient
+
+from tests.scale.scale_cluster import free_port
 
 
 def app_for(tmp_path: Path, metrics: str) -> TestClient:

@@ -14,7 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scale_cluster import Netns, Nginx, Postgres, Server, db_upgrade, post_many, server_env, small_image
+
+from tests.scale.scale_cluster import (
+    Netns,
+    Nginx,
+    Postgres,
+    Server,
+    db_upgrade,
+    post_many,
+    server_env,
+    small_image,
+)
 
 
 @pytest.fixture(scope="module")

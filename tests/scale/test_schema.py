@@ -13,8 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from openbg_emulator import migrations
 from openbg_emulator.accounts import Accounts, metadata
-from scale_cluster import REPO, Deployment, server_env
 from sqlalchemy import create_engine, text
+
+from tests.scale.scale_cluster import REPO, Deployment, server_env
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

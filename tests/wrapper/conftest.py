@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wrapper_support import FaultProxy, make_photo
+
+from tests.wrapper.wrapper_support import FaultProxy, make_photo
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from openbg import RemoveBg, zip2png
 from openbg.cli import main
 from PIL import Image
-from wrapper_support import make_photo
+
+from tests.wrapper.wrapper_support import make_photo
 
 OPENBG = Path(sys.executable).with_name("openbg")
 

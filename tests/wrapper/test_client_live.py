@@ -23,7 +23,8 @@ from openbg import (
     Result,
 )
 from PIL import Image
-from wrapper_support import FAST_RETRY, make_photo
+
+from tests.wrapper.wrapper_support import FAST_RETRY, make_photo
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from openbg import (
     RetryPolicy,
     ServerError,
 )
-from wrapper_support import RawServer, http_requests, retries_logged
+
+from tests.wrapper.wrapper_support import RawServer, http_requests, retries_logged
 
 
 def controls(status: int, *, times: int | None = None, retry_after: int | None = None) -> dict[str, str]:
