@@ -1,6 +1,6 @@
 """X-Type thresholds by k-fold cross-validation on the dev set (held-out accuracy).
 
-    flock /tmp/openbg-heavy.lock .venv/bin/python bench/classify_kfold.py /work/shared/eval/dev [--k 5]
+    flock /tmp/openbg-heavy.lock .venv/bin/python bench/classify_kfold.py DEV [--k 5]
 
 Each photo is classified as the engine does it (the model's alpha at 1024 — model outputs cached on
 disk as in bench/quality_cv.py — then ``classify.work_copies`` and ``classify.classify`` with the

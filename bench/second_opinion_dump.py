@@ -1,10 +1,10 @@
 """Dump, per eval image, the raw IS-Net matte, the balanced matte and the second opinions (issue 18).
 
-    .venv/bin/python bench/second_opinion_dump.py /work/shared/eval/dev --out /tmp/q2/dump [--cache /tmp/qcv/model]
+    .venv/bin/python bench/second_opinion_dump.py DEV --out /tmp/q2/dump [--cache /tmp/qcv/model]
         [--only a,b] [--models u2net,u2netp,modnet]
 
 Writes ``OUT/NAME.npz`` with uint8 maps at the image's size: ``gt``, ``raw`` (stretched IS-Net,
-bilinear back: issue 18's reference), ``balanced`` (``engine.matte``, the engine's own code path) and
+bilinear back: issue 18's reference), ``balanced`` (``Engine.matte`` without the second opinion, the engine's own code path) and
 one per second-opinion model (:mod:`openbg_emulator.extra_models`), plus ``t_MODEL`` (seconds of that
 model's call, pre/post-processing included) and ``t_balanced``. IS-Net calls are memoised on disk
 (``--cache``, as bench/quality_cv.py). bench/second_opinion_cv.py scores rules on these dumps.
