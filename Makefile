@@ -18,6 +18,7 @@ APT_INSTALL = SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); $$SUDO apt-get upda
 
 # `make serve` needs the server and its engine only; `make test` adds the dev tools on top.
 $(BIN)/.installed: pyproject.toml constraints.txt
+	rm -rf openbg.egg-info  # old setuptools metadata here would hide the installed entry points from the tests
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/$(EDITABLE) ".[emulator]"
@@ -100,4 +101,4 @@ test: install-dev models node_modules/.installed web-assets browser system-deps
 	$(MAKE) test-clients
 
 clean:
-	rm -rf $(VENV) .venv-py* node_modules .pytest_cache .mypy_cache $(WEB_VENDOR)
+	rm -rf $(VENV) .venv-py* node_modules .pytest_cache .mypy_cache $(WEB_VENDOR) openbg.egg-info

@@ -32,8 +32,8 @@ def test_schemathesis_conformance(alt_server, tmp_path) -> None:  # type: ignore
            "-c", CHECKS, "-n", examples, "-w", "1", "--phases", phases, "--seed", "20261125", "--mode", "all",
            "--no-color", "--request-timeout", "120", "--generation-database", "none",
            "--report", "junit", "--report-dir", str(tmp_path)]
-    env = dict(os.environ, SCHEMATHESIS_HOOKS="st_hooks",
-               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, SCHEMATHESIS_HOOKS="tests.emulator.st_hooks",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path, check=False, env=env)
     out = p.stdout + p.stderr
     m = re.search(r"(\d+) generated, (.*)", out)
