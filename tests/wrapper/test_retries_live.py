@@ -218,6 +218,8 @@ def test_a_retry_after_a_lost_answer_is_charged_once(live_server: Any, fault_pro
         assert c.account().credits.total == 1.75  # charged once, not twice
         c.remove_background(warm_photo)  # the same image again: a new call with a fresh key
         assert c.account().credits.total == 1.5
+    if live_server.accounts is None:  # a client-only virtualenv (3.12/3.13): the ledger is checked on 3.11
+        return
     rows = live_server.accounts.idempotency_rows(live_server.key_info(key).id)
     assert len(rows) == 2 and len({r["idem_key"] for r in rows}) == 2
     assert all(len(str(r["idem_key"])) == 36 for r in rows)  # UUIDs
