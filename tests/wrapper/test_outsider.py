@@ -250,6 +250,31 @@ def test_cli_watch_processes_new_files(live_server: Any, warm_photo: bytes, tmp_
     assert sorted(p.name for p in out.iterdir()) == ["arrived.png"]
 
 
+def test_cli_watch_ctrl_c_during_a_cut_out_finishes_it_then_stops(live_server: Any, tmp_path: Path) -> None:
+    """Ctrl-C while an image is in flight: that image is finished and written, then the watch stops
+    (asyncio.run's own Ctrl-C handling used to cancel the batch, which absorbed it, and the watch went on)."""
+    from skimage import data
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    big = Image.fromarray(data.astronaut()).resize((4000, 3000), Image.Resampling.BILINEAR)
+    proc = subprocess.Popen([str(OPENBG), "remove", "--watch", str(inbox), "-o", str(out), "--size", "full"],
+                            env=_env(live_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        big.save(inbox / "large.jpg", quality=90)  # 12 MP: a few seconds on the server
+        time.sleep(2.5)  # two polls: it is in flight now
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped watching" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["large.png"], err
+    assert "1 done" in err and Image.open(out / "large.png").mode == "RGBA"
+
+
 def test_refused_loopback_url_says_how_to_allow_it(emulator_factory: Any, warm_photo: bytes) -> None:
     server = emulator_factory(env={"OPENBG_ALLOW_PRIVATE_URLS": "0"})
     r = httpx.post(f"{server.base_url}/removebg", headers={"X-API-Key": server.api_key},

@@ -452,11 +452,16 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
                     seen[job.source] = _HANDLED
     stop = False
 
-    def interrupted(*_: object) -> None:
+    # Ctrl-C or SIGTERM: finish the images in hand, then stop (a second Ctrl-C stops at once). The handler
+    # is ours, not asyncio.run's: asyncio turns a Ctrl-C into a cancellation of the batch, which a batch that
+    # is just finishing absorbs, and the watch would go on.
+    def interrupted(signum: int, _frame: object) -> None:
         nonlocal stop
+        if stop and signum == signal.SIGINT:
+            raise KeyboardInterrupt
         stop = True
 
-    previous = signal.signal(signal.SIGTERM, interrupted)
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"watching {', '.join(map(str, folders))} (Ctrl-C to stop)", err=True)
     try:
         while not stop:
@@ -466,11 +471,13 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
                 _report(outcome, 0)
                 if outcome.stopped is not None:
                     sys.exit(1)
-            time.sleep(interval)
+            if not stop:
+                time.sleep(interval)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("stopped watching", err=True)
 
 
