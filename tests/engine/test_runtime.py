@@ -156,6 +156,40 @@ def test_openvino_concurrent_runs_share_the_slots() -> None:
     assert fixed.session.config()["NUM_STREAMS"] == 2 and fixed.session.config()["INFERENCE_NUM_THREADS"] == 2
 
 
+def test_openvino_compiles_from_ir_copies_with_the_same_results(tmp_path: Path) -> None:
+    """The session reads the ONNX file once and keeps IR copies (fp16 weights for the derived IS-Net,
+    whose weights are fp16 values): a second session compiles from them, loads from OpenVINO's cache,
+    and gives the same output, bit for bit, as the model compiled straight from the ONNX file. Where
+    the cache folder cannot be written, it compiles from memory, as before."""
+    import openvino as ov
+
+    onnx_path = Engine(Settings(runtime="openvino")).segmenter().session.path
+    x = (_square("chelsea", 640).transpose(2, 0, 1)[None] / 255.0).astype(np.float32)
+    m = ov.Core().read_model(str(onnx_path))
+    m.reshape({m.inputs[0].get_any_name(): [1, 3, 640, 640]})
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    want = ov.Core().compile_model(m, "CPU", cfg).create_infer_request().infer({0: x})[0]
+
+    cache = tmp_path / "cache"
+    first = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
+    assert np.array_equal(first.run(None, {"x": x})[0], want)
+    copies = sorted(p.name for p in cache.glob("*.xml"))
+    assert len(copies) == 2 and any(n.endswith(".640x640.xml") for n in copies), copies
+    for xml in cache.glob("*.xml"):  # fp16 weights: about half the fp32 ONNX file
+        assert xml.with_suffix(".bin").stat().st_size < 0.55 * onnx_path.stat().st_size
+    assert not list(cache.glob(".*"))  # no temporary file left
+    second = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
+    assert np.array_equal(second.run(None, {"x": x})[0], want)
+    assert second.compile_log[640][1] is True  # loaded from OpenVINO's cache
+    assert second.get_modelmeta().custom_metadata_map == first.get_modelmeta().custom_metadata_map
+    assert "openbg.source_sha256" in second.get_modelmeta().custom_metadata_map
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    third = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=blocked / "cache")
+    assert np.array_equal(third.run(None, {"x": x})[0], want)
+
+
 # --------------------------------------------------------------------------- cache, models list, /readyz
 @pytest.fixture
 def fresh_home(tmp_path: Path) -> Iterator[Path]:
