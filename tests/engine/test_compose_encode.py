@@ -165,3 +165,18 @@ def test_png_in_two_halves_has_libpngs_pixels() -> None:
     bgra = cv2.imdecode(np.frombuffer(halves, np.uint8), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(bgra[..., [2, 1, 0, 3]], want)
     assert abs(len(halves) - len(libpng)) < 0.02 * len(libpng)
+
+
+def test_jpeg_of_a_scratch_array_is_pillows_jpeg() -> None:
+    """``color.jpg``: OpenCV with Pillow's settings gives Pillow's bytes, whether the array is copied to BGR
+    or, when the caller is done with it (``scratch``), turned into BGR in place strip by strip."""
+    rng = np.random.default_rng(5)
+    rgb = np.ascontiguousarray(np.kron(rng.integers(0, 256, (75, 50, 3), dtype=np.uint8),
+                                       np.ones((16, 16, 1), np.uint8)))  # 1200 rows: more than one strip
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=enc.JPEG_QUALITY)
+    kept = rgb.copy()
+    assert enc.encode_jpg_rgb(rgb) == buf.getvalue()
+    assert np.array_equal(rgb, kept)  # not scratch: left as it was
+    assert enc.encode_jpg_rgb(rgb.copy(), scratch=True) == buf.getvalue()
+    assert enc.encode_jpg_rgb(rgb[::-1], scratch=True) == enc.encode_jpg_rgb(np.ascontiguousarray(rgb[::-1]))

@@ -339,3 +339,22 @@ def test_estimate_foreground_pool_is_identical() -> None:
     assert np.array_equal(got, want)
     assert np.array_equal(got[1536:], rgb[1536:])  # a strip without partial pixels keeps the image
     assert not np.array_equal(got[:1536], rgb[:1536])
+
+
+def test_an_input_larger_than_its_output_is_worked_at_the_output_size() -> None:
+    """A 12 MP photo delivered at the PNG cap (10 MP): decoded, then brought to the output size before the
+    model and every later step, so the result is byte for byte that of the same photo given at the output
+    size (and a 50 MP photo never has a full-size copy beside its decoded image)."""
+    from openbg_emulator.pipeline import decode
+
+    big = Image.fromarray(data.astronaut()).resize((4000, 3000), Image.Resampling.BICUBIC)
+    eng = engine_for()
+    opts = Options(size="full", format="png")
+    info = eng.probe(encode(np.asarray(big), "PNG"))
+    plan = eng.plan(info, opts)
+    assert (plan.width, plan.height) == (3651, 2738) and plan.width * plan.height <= 10_000_000
+    small = decode.resize(big, (plan.width, plan.height))
+    a = eng.remove(encode(np.asarray(big), "PNG"), opts, use_cache=False)
+    b = eng.remove(encode(np.asarray(small), "PNG"), opts, use_cache=False)
+    assert (a.width, a.height) == (b.width, b.height) == (3651, 2738)
+    assert a.content == b.content

@@ -145,11 +145,20 @@ def encode_png(pixels: np.ndarray, pool: Executor | None = None) -> bytes:
     return _png(p)
 
 
-def encode_jpg_rgb(rgb: np.ndarray) -> bytes:
+def encode_jpg_rgb(rgb: np.ndarray, *, scratch: bool = False) -> bytes:
     """JPEG of an H×W×3 RGB uint8 array (``color.jpg`` of a ZIP). OpenCV's libjpeg-turbo with Pillow's
-    settings (quality 90, 4:2:0): the same bytes as Pillow's ``save``, without its copy into an image."""
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    settings (quality 90, 4:2:0): the same bytes as Pillow's ``save``, without its copy into an image.
+    ``scratch``: the caller no longer needs ``rgb`` (contiguous), which is turned into BGR in place
+    instead of copied (75 MB less at 25 MP)."""
+    src = np.ascontiguousarray(rgb)
+    if scratch and src.flags.writeable:
+        bgr = src
+        for y0 in range(0, src.shape[0], STRIP_ROWS):  # in strips: OpenCV copies a whole source given as dst
+            strip = src[y0 : y0 + STRIP_ROWS]
+            cv2.cvtColor(strip, cv2.COLOR_RGB2BGR, dst=strip)
+    else:
+        bgr = cv2.cvtColor(src, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:  # pragma: no cover - libjpeg fails only on impossible sizes
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
@@ -159,8 +168,8 @@ def encode_jpg(pixels: np.ndarray) -> bytes:
     if pixels.ndim == 2:
         return _save(Image.fromarray(pixels, "L"), "JPEG", quality=JPEG_QUALITY)
     if is_opaque(pixels):
-        return encode_jpg_rgb(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGBA2RGB))
-    return encode_jpg_rgb(flatten_on(pixels))
+        return encode_jpg_rgb(cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGBA2RGB), scratch=True)
+    return encode_jpg_rgb(flatten_on(pixels), scratch=True)
 
 
 def encode_webp(pixels: np.ndarray) -> bytes:
@@ -192,7 +201,7 @@ def encode_zip(pixels: np.ndarray, pool: Executor | None = None) -> bytes:
         color = cv2.cvtColor(px, cv2.COLOR_RGBA2RGB)  # faster than a strided copy
         alpha = cv2.extractChannel(px, 3)
     alpha_fut = pool.submit(_png, alpha) if pool is not None else None
-    color_bytes = encode_jpg_rgb(color)
+    color_bytes = encode_jpg_rgb(color, scratch=True)
     alpha_bytes = alpha_fut.result() if alpha_fut is not None else _png(alpha)
     return zip_members(color_bytes, alpha_bytes)
 

@@ -7,6 +7,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+#: a source image at least this large a side is enough for the model (IS-Net takes 1024²)
+MODEL_SOURCE_MIN = 1024
+
 
 class SegmenterLike(Protocol):
     input_size: tuple[int, int]
