@@ -51,6 +51,9 @@ from .settings import Settings
 log = logging.getLogger("openbg_emulator.engine")
 
 CLASSIFY_SIZE = 512  # long side of the copy given to classify()
+#: outputs this large give the model's kept activations back before the steps after it (OpenVINO: ~180 MB;
+#: the next run allocates them again, ~40 ms): a 25 MP ZIP's working arrays need ~0.5 GB
+RELEASE_MODEL_MEMORY_PIXELS = 20_000_000
 # request `type` hint → level-2 class reported in X-Type
 _HINT_CLASS = {
     "person": "person", "product": "product", "car": "car", "animal": "animal",
@@ -509,6 +512,8 @@ class Engine:
         full_rgb = composite_white(img) if roi is None and img.size == (w, h) else None
         mask, get_cls, hit = self.model_mask(data, img, roi, info, q, use_cache=use_cache, want_class=need_class,
                                              rgb=full_rgb, model_size=plan.model_size, parallel=True)
+        if w * h >= RELEASE_MODEL_MEMORY_PIXELS:  # the steps after the model need the memory more
+            self.segmenter().release_memory()
         if not _layout.has_foreground(mask):
             get_cls()  # let a classification in the helper finish before failing
             raise ApiError("unknown_foreground")

@@ -357,6 +357,20 @@ class OpenVinoSession:
         req.infer({0: np.ascontiguousarray(x)}, share_inputs=True)
         return np.array(req.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
+    def release_memory(self) -> None:
+        """Give back the activations each compiled model keeps between runs (~180 MB at 1024, ~70 MB at
+        640; OpenVINO's ``CompiledModel.release_memory``); its next run allocates them again (~40 ms at
+        1024 on the reference CPU). With one stream only, and only for a size no run is using now."""
+        if self.streams != 1:
+            return
+        for key, compiled in list(self._compiled.items()):
+            lock = self._run_locks.get(key)
+            if lock is not None and lock.acquire(blocking=False):
+                try:
+                    compiled.release_memory()
+                finally:
+                    lock.release()
+
     def release_model(self) -> None:
         """Drop the source model once the sizes in use are compiled (it holds the fp32 weights; another
         size reads it again)."""

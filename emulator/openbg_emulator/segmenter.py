@@ -330,6 +330,13 @@ class Segmenter:
         return a
 
 
+    def release_memory(self) -> None:
+        """Give back what the runtime keeps between runs where it can (OpenVINO's activations; ONNX Runtime
+        keeps its arena): a request whose later steps need a lot of memory calls it after the model."""
+        if isinstance(self.session, OpenVinoSession):
+            self.session.release_memory()
+
+
 def load_segmenter(settings: Settings, name: str | None = None, *, semaphore: threading.Semaphore | None = None,
                    load: Callable[[], int] = lambda: 0) -> Segmenter:
     """A new session for model ``name`` (default: OPENBG_MODEL, else ``medium``), compiled for the preview

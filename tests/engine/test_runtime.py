@@ -190,6 +190,25 @@ def test_openvino_compiles_from_ir_copies_with_the_same_results(tmp_path: Path) 
     assert np.array_equal(third.run(None, {"x": x})[0], want)
 
 
+def test_openvino_gives_back_its_activations_and_runs_the_same_after() -> None:
+    """``Segmenter.release_memory`` (called after the model for outputs of 20 MP and more): OpenVINO's kept
+    activations are freed (RSS falls), and the next run allocates them again and gives the same alpha."""
+    def rss_mb() -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    seg = Engine(Settings(runtime="openvino")).segmenter()
+    rgb = _square("coffee", 1024)
+    first = seg.predict(rgb)
+    before = rss_mb()
+    seg.release_memory()
+    freed = before - rss_mb()
+    assert freed > 50, f"only {freed:.0f} MB given back"
+    assert np.array_equal(seg.predict(rgb), first)
+
+
 # --------------------------------------------------------------------------- cache, models list, /readyz
 @pytest.fixture
 def fresh_home(tmp_path: Path) -> Iterator[Path]:
