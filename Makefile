@@ -25,7 +25,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 $(BIN)/.installed-dev: $(BIN)/.installed
-	$(BIN)/$(EDITABLE) ".[emulator,dev,postgres]"
+	$(BIN)/$(EDITABLE) ".[emulator,dev,postgres,bench]"
 	touch $@
 
 install: $(BIN)/.installed
