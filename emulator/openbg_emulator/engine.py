@@ -39,6 +39,7 @@ from .pipeline import classify as _classify_mod
 from .pipeline import compose as _compose
 from .pipeline import decode as _decode
 from .pipeline import encode as _encode
+from .pipeline import kernels as _kernels
 from .pipeline import layout as _layout
 from .pipeline import refine as _refine
 from .pipeline import second_opinion as _second
@@ -383,8 +384,13 @@ class Engine:
         rgb: np.ndarray | None = None,
         model_size: int | None = None,
         parallel: bool = False,
+        class_only_if_graphics: bool = False,
     ) -> tuple[np.ndarray, Callable[[], str | None], bool]:
         """(model-resolution alpha float32 for the roi, the level-2 class as a callable, cache hit).
+
+        ``class_only_if_graphics``: the caller only needs to know whether the class is ``graphics`` (the
+        second opinion, with ``type_level=none``): where the image statistics rule it out, the callable
+        answers ``"other"`` without running the detector (and nothing is cached).
 
         ``rgb``: ``composite_white(img)`` when the caller already has it (used when ``roi`` is None).
         ``model_size``: a smaller model input (previews) when the model takes it; a cached mask made at
@@ -407,7 +413,7 @@ class Engine:
                 src_rgb = composite_white(img if roi is None else img.crop(
                     _layout.scale_box(roi, (info.width, info.height), img.size)))
             mask = _segment.segment(seg, src_rgb, quality, size=size)
-            entry = _Entry(mask.astype(np.float16), None)
+            entry = _Entry(_kernels.to_half(mask), None)  # = mask.astype(np.float16), 15× faster
             if cache is not None:
                 cache.put(key, entry)
         mask = entry.mask.astype(np.float32)
@@ -423,6 +429,8 @@ class Engine:
             # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
             # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
             small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
+            if class_only_if_graphics and not _classify_mod.looks_like_graphics(small, a):
+                return "other"
             e.cls = self._classify(small, a, detector_rgb=det_rgb)
             return e.cls
 
@@ -460,8 +468,13 @@ class Engine:
         work = _resize(img, (w, h))
         rgb = composite_white(work)
         alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
-        alpha = self._graphics_veto(rgb, alpha, None, lambda: self._classify(
-            *_classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)))
+        def cls_for_veto() -> str:  # the detector only where the statistics allow graphics
+            small, a, det_rgb = _classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)
+            if not _classify_mod.looks_like_graphics(small, a):
+                return "other"
+            return self._classify(small, a, detector_rgb=det_rgb)
+
+        alpha = self._graphics_veto(rgb, alpha, None, cls_for_veto)
         if work.mode == "RGBA":
             alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
         return alpha, fg
@@ -500,8 +513,8 @@ class Engine:
         shadow_by_type = shadow_wanted and len({(options.shadow.kinds[k], options.shadow.opacity.get(k))
                                                 for k in options.shadow.kinds}) > 1
         # (the second opinion runs on graphics only: it needs the class too)
-        need_class = options.type == "auto" and (options.type_level != "none" or shadow_by_type
-                                                 or self.second_opinion() is not None)
+        class_wanted = options.type == "auto" and (options.type_level != "none" or shadow_by_type)
+        need_class = class_wanted or (options.type == "auto" and self.second_opinion() is not None)
         # An output of at least the model's input (≥ 1024 px a side) smaller than the decoded image: work at the
         # output size from the start, the model's input included. A 50 MP photo then never has a full-size
         # composite next to its decoded image (0.2 GB less at the peak), and less is copied.
@@ -511,7 +524,8 @@ class Engine:
         # At full output size the model input and the working image are one composite: make it once.
         full_rgb = composite_white(img) if roi is None and img.size == (w, h) else None
         mask, get_cls, hit = self.model_mask(data, img, roi, info, q, use_cache=use_cache, want_class=need_class,
-                                             rgb=full_rgb, model_size=plan.model_size, parallel=True)
+                                             rgb=full_rgb, model_size=plan.model_size, parallel=True,
+                                             class_only_if_graphics=not class_wanted)
         if w * h >= RELEASE_MODEL_MEMORY_PIXELS:  # the steps after the model need the memory more
             self.segmenter().release_memory()
         if not _layout.has_foreground(mask):

@@ -226,7 +226,7 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     from openbg_emulator.options import parse_options
     from openbg_emulator.settings import Settings
 
-    from tests.engine.engine_images import astronaut_jpeg, engine_for
+    from tests.engine.engine_images import astronaut_jpeg, encode, engine_for
 
     calls: list[str] = []
     real = C.classify
@@ -251,6 +251,24 @@ def test_engine_classifies_only_when_the_answer_is_used(monkeypatch: pytest.Monk
     run(type_level="none", shadow_type="auto")
     assert calls == ["person"] * 2  # the astronaut gets the person (3D) shadow
     assert run(type_level="2").type == "person" and len(calls) == 3
-    on = off.with_(second_opinion=True)  # OPENBG_SECOND_OPINION runs on graphics only: it asks for the class
+    # OPENBG_SECOND_OPINION runs on graphics only: with type_level=none it asks whether the subject can be
+    # graphics (the statistics), and runs the detector only where it can
+    on = off.with_(second_opinion=True)
+    stats: list[bool] = []
+    real_stats = C.looks_like_graphics
+
+    def counting_stats(rgb: np.ndarray, alpha: np.ndarray) -> bool:
+        stats.append(answer := real_stats(rgb, alpha))
+        return answer
+
+    monkeypatch.setattr(C, "looks_like_graphics", counting_stats)
     assert engine_for(on).remove(img, parse_options({"image_file": img, "size": "preview", "type_level": "none"}),
-                                 use_cache=False).type is None and len(calls) == 4
+                                 use_cache=False).type is None
+    assert stats == [False] and len(calls) == 3  # a photo: no detector run
+    flat = np.zeros((400, 400, 3), np.uint8)
+    flat[...] = (40, 90, 200)
+    flat[100:300, 120:280] = (250, 200, 30)  # rendered artwork: a flat-coloured panel on a flat ground
+    logo = encode(flat, "PNG")
+    engine_for(on).remove(logo, parse_options({"image_file": logo, "size": "preview", "type_level": "none"}),
+                          use_cache=False)
+    assert stats[-1] is True and len(calls) == 4  # it may be graphics: the whole classification runs

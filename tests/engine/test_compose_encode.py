@@ -180,3 +180,23 @@ def test_jpeg_of_a_scratch_array_is_pillows_jpeg() -> None:
     assert np.array_equal(rgb, kept)  # not scratch: left as it was
     assert enc.encode_jpg_rgb(rgb.copy(), scratch=True) == buf.getvalue()
     assert enc.encode_jpg_rgb(rgb[::-1], scratch=True) == enc.encode_jpg_rgb(np.ascontiguousarray(rgb[::-1]))
+
+
+def test_half_conversion_is_numpys_bit_for_bit() -> None:
+    """The model mask is kept as float16 (the mask cache): the compiled conversion gives numpy's bits for
+    float32 patterns across the whole range (subnormals, rounding ties, overflow, infinities, signs)."""
+    from openbg_emulator.pipeline.kernels import to_half
+
+    rng = np.random.default_rng(11)
+    patterns = np.arange(0, 2**32, 65_537, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, 65504, 65520, 2**-24, 2**-25, 3 * 2**-26, 6.1e-5, 1.0,
+                         1 + 2**-11, 1 + 3 * 2**-11, -(2**-14)], np.float32)
+    masks = rng.random((300, 200), dtype=np.float32) ** 12  # mostly tiny values, like a model's background
+    for a in (patterns, specials, masks):
+        with np.errstate(over="ignore"):
+            want = a.astype(np.float16)
+        got = to_half(a)
+        assert got.dtype == np.float16 and got.shape == a.shape
+        finite = ~np.isnan(a)
+        assert np.array_equal(got.view(np.uint16)[finite], want.view(np.uint16)[finite])
+        assert np.isnan(got[~finite]).all()

@@ -172,6 +172,13 @@ def classify(
     return explain(rgb, alpha, detector=detector, detector_rgb=detector_rgb).cls
 
 
+def looks_like_graphics(rgb: np.ndarray, alpha: np.ndarray) -> bool:
+    """Whether :func:`classify` could answer ``graphics``: its image statistics alone, no detector. False
+    means it cannot, whatever the detector says (``graphics`` needs those statistics), so a step that only
+    asks "graphics or not" need not run the detector."""
+    return explain(rgb, alpha, detector=None).graphics
+
+
 def explain(
     rgb: np.ndarray,
     alpha: np.ndarray,
