@@ -253,11 +253,9 @@ def test_cli_watch_processes_new_files(live_server: Any, warm_photo: bytes, tmp_
 def test_cli_watch_ctrl_c_during_a_cut_out_finishes_it_then_stops(live_server: Any, tmp_path: Path) -> None:
     """Ctrl-C while an image is in flight: that image is finished and written, then the watch stops
     (asyncio.run's own Ctrl-C handling used to cancel the batch, which absorbed it, and the watch went on)."""
-    from skimage import data
-
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
-    big = Image.fromarray(data.astronaut()).resize((4000, 3000), Image.Resampling.BILINEAR)
+    big = Image.open(io.BytesIO(make_photo(7, (800, 600)))).resize((4000, 3000), Image.Resampling.BILINEAR)
     proc = subprocess.Popen([str(OPENBG), "remove", "--watch", str(inbox), "-o", str(out), "--size", "full"],
                             env=_env(live_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
