@@ -372,8 +372,8 @@ class OpenVinoSession:
                     lock.release()
 
     def release_model(self) -> None:
-        """Drop the source model once the sizes in use are compiled (it holds the fp32 weights; another
-        size reads it again)."""
+        """Drop the source model once the sizes in use are compiled (it maps the IR copy's weights, or holds
+        the ONNX file's where no copy could be written; another size reads it again)."""
         with self._lock:
             self.model = None
 
