@@ -251,26 +251,43 @@ def test_cli_watch_processes_new_files(live_server: Any, warm_photo: bytes, tmp_
 
 
 def test_cli_watch_ctrl_c_during_a_cut_out_finishes_it_then_stops(live_server: Any, tmp_path: Path) -> None:
-    """Ctrl-C while an image is in flight: that image is finished and written, then the watch stops
-    (asyncio.run's own Ctrl-C handling used to cancel the batch, which absorbed it, and the watch went on)."""
+    """Ctrl-C while an image is in flight: that image is finished and written, the next one of the same batch
+    is not sent, and the watch stops with status 0. (asyncio.run's own Ctrl-C handling used to cancel the
+    batch, which absorbed it, and the watch went on.) The signal is sent once the server's worker pool
+    has the request (``openbg_queue_depth`` on ``/metrics``), so the test does not depend on timing."""
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     big = Image.open(io.BytesIO(make_photo(7, (800, 600)))).resize((4000, 3000), Image.Resampling.BILINEAR)
-    proc = subprocess.Popen([str(OPENBG), "remove", "--watch", str(inbox), "-o", str(out), "--size", "full"],
+    proc = subprocess.Popen([str(OPENBG), "remove", "--watch", str(inbox), "-o", str(out), "--size", "full",
+                             "--parallel", "1"],
                             env=_env(live_server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def in_engine() -> float:
+        for line in httpx.get(f"{live_server.root_url}/metrics", timeout=10).text.splitlines():
+            if line.startswith("openbg_queue_depth "):
+                return float(line.split()[1])
+        raise AssertionError("no openbg_queue_depth on /metrics")
+
     try:
-        time.sleep(1.5)
-        big.save(inbox / "large.jpg", quality=90)  # 12 MP: a few seconds on the server
-        time.sleep(2.5)  # two polls: it is in flight now
+        assert proc.stderr is not None
+        assert "watching" in proc.stderr.readline()
+        for name in ("a.jpg", "b.jpg"):  # written under a hidden name, then moved in: complete when seen
+            big.save(inbox / f".{name}", quality=90)
+        for name in ("a.jpg", "b.jpg"):
+            (inbox / f".{name}").rename(inbox / name)
+        deadline = time.monotonic() + 120
+        while in_engine() < 1:
+            assert time.monotonic() < deadline and proc.poll() is None, "the request never reached the server"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "stopped watching" in err, err
-    assert sorted(p.name for p in out.iterdir()) == ["large.png"], err
-    assert "1 done" in err and Image.open(out / "large.png").mode == "RGBA"
+    assert "1 done, 0 skipped, 0 failed, 1 not sent" in err and "stopped watching" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"], err
+    assert Image.open(out / "a.png").mode == "RGBA"
 
 
 def test_refused_loopback_url_says_how_to_allow_it(emulator_factory: Any, warm_photo: bytes) -> None:

@@ -259,7 +259,7 @@ FATAL_ERRORS = (AuthenticationError, PaymentRequiredError)
 
 async def _run_remote(
     jobs: list[Job], options: RemovalOptions, *, api_key: str | None, base_url: str, parallel: int,
-    retries: int, timeout: float, quiet: bool,
+    retries: int, timeout: float, quiet: bool, should_stop: Callable[[], bool] = lambda: False,
 ) -> Outcome:
     outcome = Outcome()
     failures = outcome.failures
@@ -286,7 +286,7 @@ async def _run_remote(
 
         async def one(job: Job) -> None:
             async with sem:
-                if outcome.stopped is not None:
+                if outcome.stopped is not None or should_stop():  # a fatal error, or asked to stop
                     outcome.not_sent += 1
                     progress.advance(task)
                     return
@@ -337,12 +337,16 @@ def _remove_local() -> Callable[..., object]:
     return remove_local
 
 
-def _run_local(jobs: list[Job], options: RemovalOptions, *, quiet: bool) -> Outcome:
+def _run_local(jobs: list[Job], options: RemovalOptions, *, quiet: bool,
+               should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     remove_local = _remove_local()
     outcome = Outcome()
     with _progress(quiet or len(jobs) < 2) as progress:
         task = progress.add_task("removing backgrounds", total=len(jobs))
-        for job in jobs:
+        for i, job in enumerate(jobs):
+            if should_stop():
+                outcome.not_sent += len(jobs) - i
+                break
             try:
                 remove_local(job.source, job.target, job.options(options, remote=False))
                 outcome.done += 1
@@ -385,12 +389,13 @@ class Runner:
     timeout: float
     quiet: bool
 
-    def run(self, jobs: list[Job]) -> Outcome:
+    def run(self, jobs: list[Job], should_stop: Callable[[], bool] = lambda: False) -> Outcome:
+        """``should_stop``: asked before each image is started; once it says so, the rest are not sent."""
         if self.local:
-            return _run_local(jobs, self.options, quiet=self.quiet)
+            return _run_local(jobs, self.options, quiet=self.quiet, should_stop=should_stop)
         return asyncio.run(_run_remote(
             jobs, self.options, api_key=self.api_key, base_url=self.base_url, parallel=self.parallel,
-            retries=self.retries, timeout=self.timeout, quiet=self.quiet,
+            retries=self.retries, timeout=self.timeout, quiet=self.quiet, should_stop=should_stop,
         ))
 
 
@@ -450,11 +455,11 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
             for job in plan_jobs(images, output, fmt) if images else []:
                 if job.target.exists() and isinstance(job.source, Path):
                     seen[job.source] = _HANDLED
-    stop = False
+    stop = forced = False
 
-    # Ctrl-C or SIGTERM: finish the images in hand, then stop (a second Ctrl-C stops at once). The handler
-    # is ours, not asyncio.run's: asyncio turns a Ctrl-C into a cancellation of the batch, which a batch that
-    # is just finishing absorbs, and the watch would go on.
+    # Ctrl-C or SIGTERM: finish the images in flight, send no more, then stop (a second Ctrl-C stops at once,
+    # exit status 130). The handler is ours, not asyncio.run's: asyncio turns a Ctrl-C into a cancellation of
+    # the batch, which a batch that is just finishing absorbs, and the watch would go on.
     def interrupted(signum: int, _frame: object) -> None:
         nonlocal stop
         if stop and signum == signal.SIGINT:
@@ -466,19 +471,22 @@ def _watch(folders: list[Path], output: Path, fmt: str, runner: Runner, reproces
     try:
         while not stop:
             new = list(_stable_new_files(folders, seen))
-            if new:
-                outcome = runner.run(plan_jobs(new, output, fmt))
+            if new and not stop:
+                outcome = runner.run(plan_jobs(new, output, fmt), should_stop=lambda: stop)
                 _report(outcome, 0)
                 if outcome.stopped is not None:
                     sys.exit(1)
             if not stop:
                 time.sleep(interval)
     except KeyboardInterrupt:
-        pass
+        forced = True
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo("stopped watching", err=True)
+    click.echo("stopped watching" + (" (interrupted: images in flight were abandoned)" if forced else ""),
+               err=True)
+    if forced:
+        sys.exit(130)
 
 
 @main.command()
