@@ -371,6 +371,16 @@ class Engine:
             log.exception("classify failed")
             return "other"
 
+    @staticmethod
+    def _may_be_graphics(rgb: np.ndarray, alpha: np.ndarray) -> bool:
+        """:func:`classify.looks_like_graphics`; True where it fails (then the whole classification runs,
+        which never fails a request)."""
+        try:
+            return _classify_mod.looks_like_graphics(rgb, alpha)
+        except Exception:  # noqa: BLE001
+            log.exception("graphics statistics failed")
+            return True
+
     def model_mask(
         self,
         data: bytes,
@@ -429,7 +439,7 @@ class Engine:
             # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
             # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
             small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
-            if class_only_if_graphics and not _classify_mod.looks_like_graphics(small, a):
+            if class_only_if_graphics and not self._may_be_graphics(small, a):
                 return "other"
             e.cls = self._classify(small, a, detector_rgb=det_rgb)
             return e.cls
@@ -470,7 +480,7 @@ class Engine:
         alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
         def cls_for_veto() -> str:  # the detector only where the statistics allow graphics
             small, a, det_rgb = _classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)
-            if not _classify_mod.looks_like_graphics(small, a):
+            if not self._may_be_graphics(small, a):
                 return "other"
             return self._classify(small, a, detector_rgb=det_rgb)
 

@@ -16,8 +16,8 @@ when first asked) and keeps a pool of infer requests per size. Compiled models a
 OpenVINO under ``$OPENBG_HOME/openvino-cache`` (``CACHE_DIR``), so a restart loads instead of compiling.
 
 The ONNX file is read once: the session keeps an OpenVINO IR copy of it (and one per input size) in
-the same folder, with fp16 weights where that loses nothing (a model whose weights were fp16 to begin
-with, like the derived IS-Net), and compiles from those files. The IR's weights are mapped from disk
+the same folder, with fp16 weights where that loses nothing (every fp32 constant of the model is an fp16
+value, as in the derived IS-Net: fp32 copies of the original's fp16 weights), and compiles from those files. The IR's weights are mapped from disk
 rather than copied, the compiled models in the cache hold half the bytes, and a warm start parses no
 ONNX at all: 0.18 GB less at the 50 MP peak (issue 17).
 """
@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import threading
+import uuid
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -187,6 +188,29 @@ def choose(settings: Settings) -> RuntimeChoice:
 
 
 # --------------------------------------------------------------------------- OpenVINO session
+#: bump when the IR copies change (their file names include it, and OpenVINO's version)
+IR_VERSION = 2
+
+
+def _ov_version() -> str:
+    return openvino_version() or "?"
+
+
+def _fp16_exact(model: Any) -> bool:
+    """Whether every fp32 constant of ``model`` is an fp16 value (so saving it with fp16 weights loses
+    nothing): true of the derived IS-Net, whose weights are fp32 copies of the original's fp16 ones."""
+    import openvino as ov
+
+    seen = False
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "Constant" or op.get_element_type() != ov.Type.f32:
+            continue
+        v = np.asarray(op.get_data(), np.float32)
+        with np.errstate(over="ignore"):
+            if not np.array_equal(v.astype(np.float16).astype(np.float32), v):
+                return False
+        seen = True
+    return seen
 _cores_lock = threading.Lock()
 _core_objs: dict[str, Any] = {}
 
@@ -282,7 +306,8 @@ class OpenVinoSession:
             st = self.path.stat()
         except OSError:
             return None
-        key = hashlib.sha256(f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        key = hashlib.sha256(f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{IR_VERSION}|{_ov_version()}"
+                             .encode())
         shape = "" if size is None else f".{size[0]}x{size[1]}"
         return self.cache_dir / f"{self.path.stem}-{key.hexdigest()[:12]}{shape}.xml"
 
@@ -302,13 +327,13 @@ class OpenVinoSession:
 
     def _save_ir(self, model: Any, xml: Path) -> bool:
         """Write ``model`` as IR ``xml`` + ``.bin``, atomically (the ``.bin`` first: an ``.xml`` is only ever
-        there with its ``.bin``). fp16 weights only where that loses nothing: a model that declares fp16
-        sources (``openbg.converter_version``: the derived IS-Net, fp32 copies of fp16 values); other
-        models keep their weights as they are. False (and a warning) where the folder is not writable."""
+        there with its ``.bin``). fp16 weights only where that loses nothing (:func:`_fp16_exact`: the
+        derived IS-Net, fp32 copies of fp16 values); other models keep their weights as they are (the
+        derived isnet-small has fp32 scales). False (and a warning) where the folder is not writable."""
         import openvino as ov
 
-        compress = "openbg.converter_version" in self._meta_of(model)
-        tmp = xml.with_name(f".{xml.stem}.{os.getpid()}.{threading.get_ident()}.xml")
+        compress = _fp16_exact(model)
+        tmp = xml.with_name(f".{xml.stem}.{uuid.uuid4().hex}.xml")
         try:
             ov.save_model(model.clone(), str(tmp), compress_to_fp16=compress)
             os.replace(tmp.with_suffix(".bin"), xml.with_suffix(".bin"))
@@ -368,6 +393,8 @@ class OpenVinoSession:
             if lock is not None and lock.acquire(blocking=False):
                 try:
                     compiled.release_memory()
+                except Exception as e:  # noqa: BLE001 - memory kept is never a reason to fail a request
+                    log.warning("OpenVINO release_memory failed (%s)", e)
                 finally:
                     lock.release()
 
@@ -411,7 +438,21 @@ class OpenVinoSession:
                     m.reshape({self._in_name: [1, 3, h, w]})
                 target = str(ir) if ir is not None and self._save_ir(m, ir) else m
             t0 = time.perf_counter()
-            c = self._core.compile_model(target, "CPU", self.config())
+            try:
+                c = self._core.compile_model(target, "CPU", self.config())
+            except Exception as e:  # noqa: BLE001 - a damaged copy (e.g. its .bin cleaned away): from the ONNX file
+                if not isinstance(target, str):
+                    raise
+                log.warning("OpenVINO IR copy %s does not compile (%s): removed; compiling from %s", target, e,
+                            self.path.name)
+                for f in (Path(target), Path(target).with_suffix(".bin")):
+                    with contextlib.suppress(OSError):
+                        f.unlink()
+                m = self._core.read_model(str(self.path))
+                if not static:
+                    m.reshape({self._in_name: [1, 3, h, w]})
+                t0 = time.perf_counter()
+                c = self._core.compile_model(m, "CPU", self.config())
             took = time.perf_counter() - t0
             try:
                 cached = bool(c.get_property("LOADED_FROM_CACHE"))

@@ -344,7 +344,8 @@ def test_estimate_foreground_pool_is_identical() -> None:
 def test_an_input_larger_than_its_output_is_worked_at_the_output_size() -> None:
     """A 12 MP photo delivered at the PNG cap (10 MP): decoded, then brought to the output size before the
     model and every later step, so the result is byte for byte that of the same photo given at the output
-    size (and a 50 MP photo never has a full-size copy beside its decoded image)."""
+    size (and a 50 MP photo never has a full-size copy beside its decoded image). The mask cache is off here:
+    with it, a mask made for another output size of the same photo would be reused."""
     from openbg_emulator.pipeline import decode
 
     big = Image.fromarray(data.astronaut()).resize((4000, 3000), Image.Resampling.BICUBIC)

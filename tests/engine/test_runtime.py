@@ -156,38 +156,70 @@ def test_openvino_concurrent_runs_share_the_slots() -> None:
     assert fixed.session.config()["NUM_STREAMS"] == 2 and fixed.session.config()["INFERENCE_NUM_THREADS"] == 2
 
 
-def test_openvino_compiles_from_ir_copies_with_the_same_results(tmp_path: Path) -> None:
-    """The session reads the ONNX file once and keeps IR copies (fp16 weights for the derived IS-Net,
-    whose weights are fp16 values): a second session compiles from them, loads from OpenVINO's cache,
-    and gives the same output, bit for bit, as the model compiled straight from the ONNX file. Where
-    the cache folder cannot be written, it compiles from memory, as before."""
+@pytest.mark.parametrize(("model", "n"), [("medium", 640), ("small", 1024)])
+def test_openvino_compiles_from_ir_copies_with_the_same_results(model: str, n: int, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The session reads the ONNX file once and keeps IR copies: fp16 weights for the derived IS-Net
+    (medium), whose fp32 weights are all fp16 values, and the weights as they are for isnet-small (fp32
+    scales that fp16 would round). A second session compiles from the copies, loads from OpenVINO's
+    cache, and gives the same output, bit for bit, as the model compiled straight from the ONNX file
+    (f32, and bf16 where the CPU has it). Where the cache folder cannot be written, it compiles from
+    memory, as before."""
     import openvino as ov
 
-    onnx_path = Engine(Settings(runtime="openvino")).segmenter().session.path
-    x = (_square("chelsea", 640).transpose(2, 0, 1)[None] / 255.0).astype(np.float32)
+    onnx_path = Engine(Settings(runtime="openvino")).segmenter(model).session.path
+    x = (_square("chelsea", n).transpose(2, 0, 1)[None] / 255.0).astype(np.float32)
     m = ov.Core().read_model(str(onnx_path))
-    m.reshape({m.inputs[0].get_any_name(): [1, 3, 640, 640]})
-    cfg = {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
-    want = ov.Core().compile_model(m, "CPU", cfg).create_infer_request().infer({0: x})[0]
-
-    cache = tmp_path / "cache"
-    first = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
-    assert np.array_equal(first.run(None, {"x": x})[0], want)
-    copies = sorted(p.name for p in cache.glob("*.xml"))
-    assert len(copies) == 2 and any(n.endswith(".640x640.xml") for n in copies), copies
-    for xml in cache.glob("*.xml"):  # fp16 weights: about half the fp32 ONNX file
-        assert xml.with_suffix(".bin").stat().st_size < 0.55 * onnx_path.stat().st_size
-    assert not list(cache.glob(".*"))  # no temporary file left
-    second = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
-    assert np.array_equal(second.run(None, {"x": x})[0], want)
-    assert second.compile_log[640][1] is True  # loaded from OpenVINO's cache
-    assert second.get_modelmeta().custom_metadata_map == first.get_modelmeta().custom_metadata_map
-    assert "openbg.source_sha256" in second.get_modelmeta().custom_metadata_map
+    m.reshape({m.inputs[0].get_any_name(): [1, 3, n, n]})
+    precisions = ["f32"] + (["bf16"] if runtime.bf16_support()[0] else [])
+    for precision in precisions:
+        cfg = {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+        want = ov.Core().compile_model(m, "CPU", cfg).create_infer_request().infer({0: x})[0]
+        cache = tmp_path / f"cache-{precision}"
+        first = runtime.OpenVinoSession(onnx_path, precision, threads=None, streams=1, cache_dir=cache)
+        assert np.array_equal(first.run(None, {"x": x})[0], want), precision
+        copies = sorted(p.name for p in cache.glob("*.xml"))
+        # the source, and (a model taking any size) its reshape to n×n
+        assert len(copies) == (2 if model == "medium" else 1), copies
+        assert model != "medium" or any(c.endswith(f".{n}x{n}.xml") for c in copies), copies
+        for xml in cache.glob("*.xml"):
+            size = xml.with_suffix(".bin").stat().st_size
+            if model == "medium":  # fp16 weights: about half the fp32 ONNX file
+                assert size < 0.55 * onnx_path.stat().st_size
+            else:  # left as they are
+                assert size > 0.9 * onnx_path.stat().st_size
+        assert not list(cache.glob(".*"))  # no temporary file left
+        second = runtime.OpenVinoSession(onnx_path, precision, threads=None, streams=1, cache_dir=cache)
+        assert np.array_equal(second.run(None, {"x": x})[0], want), precision
+        assert second.compile_log[n][1] is True  # loaded from OpenVINO's cache
+        assert second.get_modelmeta().custom_metadata_map == first.get_modelmeta().custom_metadata_map
+        assert "openbg.source_sha256" in second.get_modelmeta().custom_metadata_map
+    _say(capsys, f"IR copies of {model} checked bit for bit against the ONNX file at {', '.join(precisions)}")
 
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     third = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=blocked / "cache")
+    cfg = {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    want = ov.Core().compile_model(m, "CPU", cfg).create_infer_request().infer({0: x})[0]
     assert np.array_equal(third.run(None, {"x": x})[0], want)
+
+
+def test_a_damaged_ir_copy_is_replaced_not_fatal(tmp_path: Path) -> None:
+    """An IR copy whose weights were cleaned away: the session compiles from the ONNX file instead (the
+    same output) and removes the broken copy."""
+    seg = Engine(Settings(runtime="openvino")).segmenter()
+    onnx_path = seg.session.path
+    x = (_square("coffee", 640).transpose(2, 0, 1)[None] / 255.0).astype(np.float32)
+    cache = tmp_path / "cache"
+    first = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
+    want = first.run(None, {"x": x})[0]
+    sized = next(cache.glob("*.640x640.xml"))
+    sized.with_suffix(".bin").unlink()
+    for blob in cache.glob("*.blob"):  # nor a compiled model to load instead
+        blob.unlink()
+    again = runtime.OpenVinoSession(onnx_path, "f32", threads=None, streams=1, cache_dir=cache)
+    assert np.array_equal(again.run(None, {"x": x})[0], want)
+    assert not sized.exists()
 
 
 def test_openvino_gives_back_its_activations_and_runs_the_same_after() -> None:
