@@ -377,7 +377,7 @@ class Engine:
         which never fails a request)."""
         try:
             return _classify_mod.looks_like_graphics(rgb, alpha)
-        except Exception:  # noqa: BLE001
+        except Exception:  # the statistics never fail a request
             log.exception("graphics statistics failed")
             return True
 

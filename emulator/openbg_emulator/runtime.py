@@ -29,8 +29,8 @@ import hashlib
 import logging
 import os
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -440,7 +440,7 @@ class OpenVinoSession:
             t0 = time.perf_counter()
             try:
                 c = self._core.compile_model(target, "CPU", self.config())
-            except Exception as e:  # noqa: BLE001 - a damaged copy (e.g. its .bin cleaned away): from the ONNX file
+            except Exception as e:  # a damaged copy (e.g. its .bin cleaned away): from the ONNX file
                 if not isinstance(target, str):
                     raise
                 log.warning("OpenVINO IR copy %s does not compile (%s): removed; compiling from %s", target, e,
