@@ -56,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "scale"))
 
 from openbg_emulator.accounts import Accounts
-from scale_cluster import Nginx, Postgres, Server, db_upgrade, server_env
+from scale_cluster import Nginx, Postgres, Server, db_upgrade, server_env, start_all
 
 
 def image(n: int) -> bytes:
@@ -226,11 +226,8 @@ def main() -> None:
             if args.with_c:
                 servers.append(Server(root, "one-pg", server_env(root / "state-c", pg.url, OPENBG_WORKERS="3",
                                                                  **common)))
-            for s in servers:
-                s.start()
-            for s in servers:
-                s.wait_ready()
-            nginx = Nginx(root, [f"127.0.0.1:{s.port}" for s in servers[:3]])
+            start_all(servers)
+            nginx = Nginx(root, [s.address for s in servers[:3]])
             nginx.start()
             assert nginx.proc is not None
             acc_a = Accounts(f"sqlite:///{root / 'state-a' / 'openbg.db'}")

@@ -371,15 +371,19 @@ class Engine:
             log.exception("classify failed")
             return "other"
 
-    @staticmethod
-    def _may_be_graphics(rgb: np.ndarray, alpha: np.ndarray) -> bool:
-        """:func:`classify.looks_like_graphics`; True where it fails (then the whole classification runs,
-        which never fails a request)."""
-        try:
-            return _classify_mod.looks_like_graphics(rgb, alpha)
-        except Exception:  # the statistics never fail a request
-            log.exception("graphics statistics failed")
-            return True
+    def _class_of(self, rgb: np.ndarray, mask: np.ndarray, *, only_if_graphics: bool = False) -> str | None:
+        """Level-2 class of ``rgb`` cut out by the model ``mask`` (any resolution: classified on a
+        ≤ CLASSIFY_SIZE copy, the detector on a ≥ 512 px one). ``only_if_graphics``: the caller only needs
+        to know whether it is ``graphics``; where the image statistics rule that out, None, without
+        running the detector. Never fails a request."""
+        small, a, det_rgb = _classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)
+        if only_if_graphics:
+            try:
+                if not _classify_mod.looks_like_graphics(small, a):
+                    return None
+            except Exception:  # the statistics never fail a request: classify in full instead
+                log.exception("graphics statistics failed")
+        return self._classify(small, a, detector_rgb=det_rgb)
 
     def model_mask(
         self,
@@ -438,11 +442,11 @@ class Engine:
         def run_classify() -> str:
             # classify() sees a ≤ CLASSIFY_SIZE copy and the mask sized for it directly (no full-resolution
             # float copy of the mask: 48 MB at 12 MP, 200 MB at 50 MP); the detector a ≥ 512 px one.
-            small, a, det_rgb = _classify_mod.work_copies(cls_rgb, mask, CLASSIFY_SIZE)
-            if class_only_if_graphics and not self._may_be_graphics(small, a):
+            cls = self._class_of(cls_rgb, mask, only_if_graphics=class_only_if_graphics)
+            if cls is None:  # not graphics: all the caller asked; nothing to cache
                 return "other"
-            e.cls = self._classify(small, a, detector_rgb=det_rgb)
-            return e.cls
+            e.cls = cls
+            return cls
 
         pool = self.helper_pool() if parallel else None  # decided now: requests may have come meanwhile
         if pool is None:
@@ -478,13 +482,8 @@ class Engine:
         work = _resize(img, (w, h))
         rgb = composite_white(work)
         alpha, fg = _refine.refine(rgb, mask, q, foreground=foreground)
-        def cls_for_veto() -> str:  # the detector only where the statistics allow graphics
-            small, a, det_rgb = _classify_mod.work_copies(rgb, mask, CLASSIFY_SIZE)
-            if not self._may_be_graphics(small, a):
-                return "other"
-            return self._classify(small, a, detector_rgb=det_rgb)
-
-        alpha = self._graphics_veto(rgb, alpha, None, cls_for_veto)
+        alpha = self._graphics_veto(rgb, alpha, None,
+                                    lambda: self._class_of(rgb, mask, only_if_graphics=True) or "other")
         if work.mode == "RGBA":
             alpha *= np.asarray(work.getchannel("A"), np.float32) / 255.0
         return alpha, fg

@@ -413,6 +413,19 @@ class OpenVinoSession:
             cfg["INFERENCE_NUM_THREADS"] = self.threads * self.streams
         return cfg
 
+    @property
+    def _static(self) -> bool:
+        """The model's input size is fixed (the original files: 1024²); the derived model takes any."""
+        return any(isinstance(d, int) for d in self._in_shape[2:])
+
+    def _shaped(self, model: Any, h: int, w: int) -> Any:
+        """``model`` for a 1×3×h×w input: a reshaped clone where its input size is free, else itself."""
+        if self._static:
+            return model
+        m = model.clone()
+        m.reshape({self._in_name: [1, 3, h, w]})
+        return m
+
     def compiled(self, h: int, w: int) -> Any:
         """The model compiled for a 1×3×h×w input (made once, loaded from OpenVINO's cache when there)."""
         key = (h, w)
@@ -425,17 +438,14 @@ class OpenVinoSession:
             c = self._compiled.get(key)
             if c is not None:
                 return c
-            static = [d for d in self._in_shape[2:] if isinstance(d, int)]
-            ir = self._ir_path(None if static else key)
+            ir = self._ir_path(None if self._static else key)
             target: Any = str(ir) if ir is not None and ir.is_file() else None
             if target is None:
                 with self._lock:
                     if self.model is None:
                         self.model = self._read_source()
-                    m = self.model
-                if not static:
-                    m = m.clone()
-                    m.reshape({self._in_name: [1, 3, h, w]})
+                    source = self.model
+                m = self._shaped(source, h, w)
                 target = str(ir) if ir is not None and self._save_ir(m, ir) else m
             t0 = time.perf_counter()
             try:
@@ -448,9 +458,7 @@ class OpenVinoSession:
                 for f in (Path(target), Path(target).with_suffix(".bin")):
                     with contextlib.suppress(OSError):
                         f.unlink()
-                m = self._core.read_model(str(self.path))
-                if not static:
-                    m.reshape({self._in_name: [1, 3, h, w]})
+                m = self._shaped(self._core.read_model(str(self.path)), h, w)
                 t0 = time.perf_counter()
                 c = self._core.compile_model(m, "CPU", self.config())
             took = time.perf_counter() - t0

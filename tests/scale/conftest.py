@@ -9,7 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.scale.scale_cluster import Deployment, Nginx, Postgres, Server, db_upgrade, server_env, small_image
+from tests.scale.scale_cluster import (
+    Deployment,
+    Nginx,
+    Postgres,
+    Server,
+    db_upgrade,
+    server_env,
+    small_image,
+    start_all,
+)
 
 
 @pytest.fixture(scope="package")
@@ -26,11 +35,8 @@ def deployment() -> Iterator[Deployment]:
                              OPENBG_IMPROVE_DIR=str(root / "improve"))
             db_upgrade(env)
             servers = [Server(root, f"server{i}", env) for i in range(3)]
-            for s in servers:
-                s.start()
-            for s in servers:
-                s.wait_ready()
-            nginx = Nginx(root, [f"127.0.0.1:{s.port}" for s in servers])
+            start_all(servers)
+            nginx = Nginx(root, [s.address for s in servers])
             nginx.start()
             dep = Deployment(root, pg, servers, nginx, env, Accounts(pg.url))
             img = small_image()

@@ -121,7 +121,8 @@ class Server:
         self.port = port or free_port()
         self.netns = netns
         self.host = netns.ip if netns is not None else "127.0.0.1"
-        self.root_url = f"http://{self.host}:{self.port}"
+        self.address = f"{self.host}:{self.port}"  # what nginx's upstream lists
+        self.root_url = f"http://{self.address}"
         self.log_path = root / f"{name}.log"
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
@@ -159,6 +160,14 @@ class Server:
                 self.proc.wait(10)
         if hasattr(self, "_log"):
             self._log.close()
+
+
+def start_all(servers: list[Server]) -> None:
+    """Start every server, then wait until each is ready (they load and warm up side by side)."""
+    for s in servers:
+        s.start()
+    for s in servers:
+        s.wait_ready()
 
 
 class Netns:

@@ -24,6 +24,7 @@ from tests.scale.scale_cluster import (
     post_many,
     server_env,
     small_image,
+    start_all,
 )
 
 
@@ -47,11 +48,8 @@ def hosts() -> Iterator[tuple[list[Server], Nginx, Postgres]]:
                 if i == 0:
                     db_upgrade(env)
                 servers.append(Server(root, f"ns{i}", env, netns=ns))
-            for s in servers:
-                s.start()
-            for s in servers:
-                s.wait_ready()
-            nginx = Nginx(root, [f"{s.host}:{s.port}" for s in servers])
+            start_all(servers)
+            nginx = Nginx(root, [s.address for s in servers])
             nginx.start()
             yield servers, nginx, pg
         finally:
